@@ -1,0 +1,252 @@
+"""SQLAlchemy models of the provenance graph; table and column names follow ``SCHEMA.md``.
+
+JSON columns are JSONB on PostgreSQL and JSON on SQLite; foreign keys are deferrable on
+PostgreSQL. PostgreSQL-only indexes (LIKE-prefix ``varchar_pattern_ops``, GIN on JSONB) are
+declared with ``ddl_if`` so the same metadata serves both dialects.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid as uuid_module
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base",
+    "DbUser",
+    "DbComputer",
+    "DbAuthInfo",
+    "DbGroup",
+    "DbGroupNode",
+    "DbNode",
+    "DbLink",
+    "DbComment",
+    "DbLog",
+    "DbSetting",
+    "JsonType",
+]
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+"""JSON column type: JSONB on PostgreSQL, JSON (text) on SQLite."""
+
+NAMING_CONVENTION = {
+    "pk": "%(table_name)s_pkey",
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+}
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _uuid() -> str:
+    return str(uuid_module.uuid4())
+
+
+def _fk(target: str, ondelete: str | None = None) -> ForeignKey:
+    return ForeignKey(target, ondelete=ondelete, deferrable=True, initially="DEFERRED")
+
+
+def _pattern_index(table: str, column: str) -> Index:
+    """Return a PostgreSQL-only index that serves ``LIKE 'prefix%'`` on a varchar column."""
+    return Index(
+        f"ix_pat_{table}_{column}", column, postgresql_using="btree", postgresql_ops={column: "varchar_pattern_ops"}
+    ).ddl_if(dialect="postgresql")
+
+
+class Base(DeclarativeBase):
+    """Declarative base holding the metadata of every provstore table."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JsonType}
+
+
+class DbUser(Base):
+    """A person who creates data; identified by email."""
+
+    __tablename__ = "db_dbuser"
+    __table_args__ = (_pattern_index("db_dbuser", "email"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True, index=True)
+    first_name: Mapped[str] = mapped_column(String(254), default="")
+    last_name: Mapped[str] = mapped_column(String(254), default="")
+    institution: Mapped[str] = mapped_column(String(254), default="")
+
+
+class DbComputer(Base):
+    """A machine on which calculations ran."""
+
+    __tablename__ = "db_dbcomputer"
+    __table_args__ = (_pattern_index("db_dbcomputer", "label"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=_uuid)
+    label: Mapped[str] = mapped_column(String(255), unique=True, index=True)
+    hostname: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    scheduler_type: Mapped[str] = mapped_column(String(255), default="")
+    transport_type: Mapped[str] = mapped_column(String(255), default="")
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JsonType, default=dict)
+
+
+class DbAuthInfo(Base):
+    """Credentials of a user on a computer."""
+
+    __tablename__ = "db_dbauthinfo"
+    __table_args__ = (UniqueConstraint("aiidauser_id", "dbcomputer_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    aiidauser_id: Mapped[int] = mapped_column(_fk("db_dbuser.id", "CASCADE"), index=True)
+    dbcomputer_id: Mapped[int] = mapped_column(_fk("db_dbcomputer.id", "CASCADE"), index=True)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JsonType, default=dict)
+    auth_params: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class DbGroup(Base):
+    """A named set of nodes."""
+
+    __tablename__ = "db_dbgroup"
+    __table_args__ = (
+        UniqueConstraint("label", "type_string"),
+        _pattern_index("db_dbgroup", "label"),
+        _pattern_index("db_dbgroup", "type_string"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=_uuid)
+    label: Mapped[str] = mapped_column(String(255), index=True)
+    type_string: Mapped[str] = mapped_column(String(255), default="core", index=True)
+    time: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    description: Mapped[str] = mapped_column(Text, default="")
+    extras: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    user_id: Mapped[int] = mapped_column(_fk("db_dbuser.id", "CASCADE"), index=True)
+
+
+class DbGroupNode(Base):
+    """Membership of a node in a group."""
+
+    __tablename__ = "db_dbgroup_dbnodes"
+    __table_args__ = (UniqueConstraint("dbgroup_id", "dbnode_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dbnode_id: Mapped[int] = mapped_column(_fk("db_dbnode.id", "CASCADE"), index=True)
+    dbgroup_id: Mapped[int] = mapped_column(_fk("db_dbgroup.id", "CASCADE"), index=True)
+
+
+class DbNode(Base):
+    """A node of the provenance graph: data or a process, with JSON attributes and extras."""
+
+    __tablename__ = "db_dbnode"
+    __table_args__ = (
+        _pattern_index("db_dbnode", "label"),
+        _pattern_index("db_dbnode", "node_type"),
+        _pattern_index("db_dbnode", "process_type"),
+        Index(
+            "ix_gin_db_dbnode_attributes",
+            "attributes",
+            postgresql_using="gin",
+            postgresql_ops={"attributes": "jsonb_path_ops"},
+        ).ddl_if(dialect="postgresql"),
+        Index(
+            "ix_gin_db_dbnode_extras",
+            "extras",
+            postgresql_using="gin",
+            postgresql_ops={"extras": "jsonb_path_ops"},
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=_uuid)
+    node_type: Mapped[str] = mapped_column(String(255), default="", index=True)
+    process_type: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    label: Mapped[str] = mapped_column(String(255), default="", index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    ctime: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    mtime: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True, default=dict)
+    extras: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True, default=dict)
+    repository_metadata: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    dbcomputer_id: Mapped[int | None] = mapped_column(_fk("db_dbcomputer.id", "RESTRICT"), nullable=True, index=True)
+    user_id: Mapped[int] = mapped_column(_fk("db_dbuser.id", "RESTRICT"), index=True)
+
+
+class DbLink(Base):
+    """A typed, labelled link from an input node to an output node."""
+
+    __tablename__ = "db_dblink"
+    __table_args__ = (
+        _pattern_index("db_dblink", "label"),
+        _pattern_index("db_dblink", "type"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    input_id: Mapped[int] = mapped_column(_fk("db_dbnode.id"), index=True)
+    output_id: Mapped[int] = mapped_column(_fk("db_dbnode.id", "CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(255), index=True)
+    type: Mapped[str] = mapped_column(String(255), index=True)
+
+
+class DbComment(Base):
+    """A free-text comment by a user on a node."""
+
+    __tablename__ = "db_dbcomment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=_uuid)
+    dbnode_id: Mapped[int] = mapped_column(_fk("db_dbnode.id", "CASCADE"), index=True)
+    ctime: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    mtime: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    user_id: Mapped[int] = mapped_column(_fk("db_dbuser.id", "CASCADE"), index=True)
+    content: Mapped[str] = mapped_column(Text, default="")
+
+
+class DbLog(Base):
+    """A log record attached to a node."""
+
+    __tablename__ = "db_dblog"
+    __table_args__ = (
+        _pattern_index("db_dblog", "loggername"),
+        _pattern_index("db_dblog", "levelname"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=_uuid)
+    time: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    loggername: Mapped[str] = mapped_column(String(255), index=True)
+    levelname: Mapped[str] = mapped_column(String(50), index=True)
+    dbnode_id: Mapped[int] = mapped_column(_fk("db_dbnode.id", "CASCADE"), index=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JsonType, default=dict)
+
+
+class DbSetting(Base):
+    """A global variable of the storage (for example ``repository|uuid``)."""
+
+    __tablename__ = "db_dbsetting"
+    __table_args__ = (_pattern_index("db_dbsetting", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(1024), unique=True)
+    val: Mapped[Any] = mapped_column(JsonType, nullable=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    time: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=_now)
