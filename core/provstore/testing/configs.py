@@ -1,0 +1,67 @@
+"""Default configurations for backends under test: required path settings point into a temporary folder.
+
+The conformance kit cannot know what a third-party backend needs; it fills every *required* setting that
+names a location on disk and asks the author to override the configuration fixture for anything else.
+"""
+
+from __future__ import annotations
+
+import typing
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+__all__ = ["default_repository_config", "default_storage_profile", "path_settings"]
+
+_PATH_WORDS = ("path", "filepath", "file", "dir", "directory", "folder", "root")
+
+
+def _is_path_field(name: str, annotation: Any) -> bool:
+    """Return whether a setting names a location on disk, by its type (``Path``) or its name."""
+    annotations = typing.get_args(annotation) or (annotation,)
+    if any(isinstance(item, type) and issubclass(item, Path) for item in annotations):
+        return True
+    last_word = name.lower().rsplit("_", 1)[-1]
+    return last_word in _PATH_WORDS
+
+
+def path_settings(model: type[BaseModel], folder: Path, label: str) -> dict[str, str]:
+    """Return values under ``folder`` for the required path settings of ``model``; fail on other required ones."""
+    values: dict[str, str] = {}
+    unknown: list[str] = []
+    for name, field in model.model_fields.items():
+        if not field.is_required():
+            continue
+        if _is_path_field(name, field.annotation):
+            values[name] = str(folder / name)
+        else:
+            unknown.append(name)
+    if unknown:
+        pytest.fail(
+            f"{label} needs settings the conformance kit cannot guess ({', '.join(unknown)}): "
+            "override the configuration fixture to provide them",
+            pytrace=False,
+        )
+    return values
+
+
+def default_storage_profile(backend: str, folder: Path) -> dict[str, Any]:
+    """Return a profile dictionary for storage ``backend`` whose files all live under ``folder``."""
+    from provstore.plugins import get_plugin_manager
+
+    cls = get_plugin_manager().get_storage_backend(backend)
+    config = path_settings(cls.Configuration, folder / "storage", f"storage backend {backend}")
+    return {"storage": {"backend": backend, "config": config}}
+
+
+def default_repository_config(backend: str, folder: Path) -> dict[str, Any]:
+    """Return a configuration for repository ``backend`` whose files all live under ``folder``."""
+    from provstore.plugins import get_plugin_manager
+
+    cls = get_plugin_manager().get_repository_backend(backend)
+    configuration = getattr(cls, "Configuration", None)
+    if configuration is None:
+        return {}
+    return path_settings(configuration, folder / "repository", f"repository backend {backend}")
