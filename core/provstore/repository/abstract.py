@@ -12,17 +12,21 @@ import hashlib
 import io
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
-from typing import Any, BinaryIO
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, BinaryIO, ClassVar, TypeVar
 
-from provstore.exceptions import ValidationError
+import pydantic
 
-__all__ = ["AbstractRepositoryBackend", "validate_key", "CHUNK_SIZE"]
+from provstore.exceptions import ConfigurationError, ValidationError
+
+__all__ = ["CHUNK_SIZE", "AbstractRepositoryBackend", "validate_key"]
 
 CHUNK_SIZE = 1024 * 1024
 """Bytes read or written per step when streaming object content."""
 
 MAX_KEY_LENGTH = 255
+
+BackendT = TypeVar("BackendT", bound="AbstractRepositoryBackend")
 
 
 def validate_key(key: object) -> str:
@@ -40,8 +44,30 @@ def validate_key(key: object) -> str:
     return key
 
 
+def describe_validation_error(exc: pydantic.ValidationError) -> str:
+    """Summarise a pydantic error in one line naming the fields, without echoing the (maybe secret) values."""
+    return "; ".join(f"{'.'.join(map(str, err['loc'])) or 'config'}: {err['msg']}" for err in exc.errors())
+
+
 class AbstractRepositoryBackend(ABC):
     """A flat store of binary objects addressed by string keys that the backend generates."""
+
+    Configuration: ClassVar[type[pydantic.BaseModel]]
+    """Pydantic model of the backend's configuration; its fields are the keyword arguments of the constructor."""
+
+    @classmethod
+    def from_config(cls: type[BackendT], config: Mapping[str, Any]) -> BackendT:
+        """Build a backend from a profile's repository configuration, validated against :attr:`Configuration`.
+
+        :raises ConfigurationError: naming the invalid fields, in one line.
+        """
+        try:
+            settings = cls.Configuration.model_validate(dict(config))
+        except pydantic.ValidationError as exc:
+            raise ConfigurationError(
+                f"invalid configuration for {cls.__name__}: {describe_validation_error(exc)}"
+            ) from None
+        return cls(**settings.model_dump())
 
     # ----------------------------------------------------------------- identity and lifecycle
     @property
@@ -192,10 +218,8 @@ class AbstractRepositoryBackend(ABC):
         With ``live=True`` only operations safe while the repository is in use are allowed.
         """
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (a no-op by default, not abstract: most backends hold nothing)
         """Release resources (open handles, sessions); the object must not be used afterwards."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} uuid={self.uuid!r}>"
-
-

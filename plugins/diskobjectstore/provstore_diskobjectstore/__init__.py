@@ -1,0 +1,1 @@
+"""provstore plugin providing the ``core.diskobjectstore`` repository backend (a disk-objectstore container)."""

@@ -1,0 +1,345 @@
+"""The ``core.diskobjectstore`` repository: a disk-objectstore container addressed by sha256 keys.
+
+Single writes become loose files (safe from many processes at once); the batch API writes straight into
+packs. Every operation uses the container as a context manager so its SQLite sessions are closed when it
+ends: an open session would keep reading an old snapshot of the pack index and hold the file open.
+Writers to packs (batch writes, packing) are serialised between processes with an advisory lock on the
+container folder, because disk-objectstore allows only one pack writer at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pydantic
+from disk_objectstore import CompressMode, Container
+from disk_objectstore.exceptions import NotInitialised
+from provstore.exceptions import ConfigurationError, UnreachableStorage, ValidationError
+from provstore.repository.abstract import AbstractRepositoryBackend, describe_validation_error, validate_key
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["DiskObjectStoreRepositoryBackend"]
+
+HASH_TYPE = "sha256"
+_SHA256_KEY = re.compile(r"[0-9a-f]{64}")
+_NOT_LIVE = "not safe while the repository is in use (live=True)"
+
+
+class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
+    """Repository stored in a disk-objectstore container folder; the container id is the repository uuid."""
+
+    class Configuration(BaseModel):
+        """Settings of a disk-objectstore repository (all but ``filepath`` apply when it is initialised)."""
+
+        model_config = ConfigDict(extra="forbid")
+
+        filepath: str = Field(description="Folder of the disk-objectstore container (created by initialise).")
+        pack_size_target: int = Field(
+            default=4 * 1024**3, gt=0, description="Size in bytes at which a pack file is closed and a new one begun."
+        )
+        loose_prefix_len: int = Field(
+            default=2, ge=0, le=8, description="Characters of the key used as sub-folder of loose objects (0: flat)."
+        )
+        compression: bool = Field(
+            default=False, description="Compress objects (zlib) when they are written into packs, if it pays off."
+        )
+
+    def __init__(
+        self,
+        filepath: str | os.PathLike[str],
+        pack_size_target: int = 4 * 1024**3,
+        loose_prefix_len: int = 2,
+        compression: bool = False,
+    ) -> None:
+        """Point at the container folder; nothing is created before :meth:`initialise`."""
+        self._filepath = Path(filepath)
+        self._pack_size_target = pack_size_target
+        self._loose_prefix_len = loose_prefix_len
+        self._compression = compression
+        self._container = Container(self._filepath)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} folder={str(self._filepath)!r} uuid={self.uuid!r}>"
+
+    def _not_initialised(self) -> UnreachableStorage:
+        """Return the error raised when the container is used before :meth:`initialise`."""
+        return UnreachableStorage(
+            f"the disk-objectstore container at {self._filepath} is not initialised; call initialise() first"
+        )
+
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[Container]:
+        """Yield the container and close its sessions afterwards; an uninitialised container is a clear error."""
+        try:
+            with self._container as container:
+                yield container
+        except NotInitialised:
+            raise self._not_initialised() from None
+
+    @contextlib.contextmanager
+    def _pack_writer_lock(self) -> Iterator[None]:
+        """Hold an exclusive advisory lock on the container folder: one pack writer at a time across processes."""
+        try:
+            descriptor = os.open(self._filepath, os.O_RDONLY)
+        except FileNotFoundError:
+            raise self._not_initialised() from None
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)  # closing the descriptor releases the lock
+
+    # ----------------------------------------------------------------- identity and lifecycle
+    @property
+    def uuid(self) -> str | None:
+        """Return the container id, or None if the container is not initialised."""
+        return self._container.container_id if self.is_initialised else None
+
+    @property
+    def key_format(self) -> str:
+        """Return the hash type of the container (``"sha256"``)."""
+        return self._container.hash_type if self.is_initialised else HASH_TYPE
+
+    @property
+    def container(self) -> Container:
+        """Return the underlying container, for maintenance tools that need the full disk-objectstore API."""
+        return self._container
+
+    def initialise(self, **kwargs: Any) -> None:
+        """Create the container unless it exists; ``clear=True`` deletes an existing one first.
+
+        Other accepted settings (``pack_size_target``, ``loose_prefix_len``, ``compression``) override the
+        configured ones.
+
+        :raises ValidationError: for unknown or invalid settings.
+        :raises ConfigurationError: if the folder holds other files.
+        """
+        clear = bool(kwargs.pop("clear", False))
+        settings = {
+            "filepath": str(self._filepath),
+            "pack_size_target": self._pack_size_target,
+            "loose_prefix_len": self._loose_prefix_len,
+            "compression": self._compression,
+        }
+        if unknown := set(kwargs) - (set(settings) - {"filepath"}):
+            raise ValidationError(f"unknown initialisation settings: {', '.join(sorted(unknown))}")
+        try:
+            config = self.Configuration.model_validate({**settings, **kwargs})
+        except pydantic.ValidationError as exc:
+            raise ValidationError(f"invalid initialisation settings: {describe_validation_error(exc)}") from None
+        self._pack_size_target = config.pack_size_target
+        self._loose_prefix_len = config.loose_prefix_len
+        self._compression = config.compression
+        if self.is_initialised and not clear:
+            return
+        try:
+            self._container.init_container(
+                clear=clear,
+                pack_size_target=config.pack_size_target,
+                loose_prefix_len=config.loose_prefix_len,
+                hash_type=HASH_TYPE,
+            )
+        except FileExistsError:
+            raise ConfigurationError(
+                f"cannot create a disk-objectstore container in {self._filepath}: the folder is not empty"
+            ) from None
+        finally:
+            self._container.close()
+
+    @property
+    def is_initialised(self) -> bool:
+        """Return whether the container folder holds an initialised container."""
+        return self._container.is_initialised
+
+    def erase(self) -> None:
+        """Delete the container folder and everything in it."""
+        self._container.close()
+        shutil.rmtree(self._filepath, ignore_errors=True)
+        self._container = Container(self._filepath)  # drop the cached configuration of the erased container
+
+    def close(self) -> None:
+        """Close the container's database sessions."""
+        self._container.close()
+
+    # ----------------------------------------------------------------------------- writing
+    def _put_object_from_filelike(self, handle: BinaryIO) -> str:
+        """Stream ``handle`` into a new loose object (hashed while written, fsynced) and return its sha256."""
+        with self._open() as container:
+            return container.add_streamed_object(handle)
+
+    def put_objects_from_filelikes(self, handles: Iterable[BinaryIO]) -> list[str]:
+        """Write many objects straight into packs (one fsync and one index commit per pack); keys are sha256.
+
+        Content already in the container is written again and left unreferenced (reclaimed by a repack).
+        """
+        handles = list(handles)
+        for handle in handles:
+            if not self.is_readable_byte_stream(handle):
+                raise TypeError(f"handle {handle!r} is not a readable byte stream")
+        if not handles:
+            return []
+        with self._pack_writer_lock(), self._open() as container:
+            return container.add_streamed_objects_to_pack(handles, compress=self._compression)
+
+    # ----------------------------------------------------------------------------- reading
+    def _partition_keys(self, keys: list[str]) -> list[str]:
+        """Validate ``keys`` and return those that can name an object (sha256 hex digests)."""
+        return [key for key in keys if _SHA256_KEY.fullmatch(validate_key(key))]
+
+    def has_objects(self, keys: list[str]) -> list[bool]:
+        """Return, for each key in order, whether the container has that object (loose or packed)."""
+        candidates = self._partition_keys(keys)
+        if not candidates:
+            return [False] * len(keys)
+        with self._open() as container:
+            existing = {
+                key for key, exists in zip(candidates, container.has_objects(candidates), strict=True) if exists
+            }
+        return [key in existing for key in keys]
+
+    def list_objects(self) -> Iterable[str]:
+        """Yield the keys of all objects, packed first, then loose."""
+        with self._open() as container:
+            yield from container.list_all_objects()
+
+    def iter_object_streams(self, keys: list[str]) -> Iterator[tuple[str, BinaryIO]]:
+        """Yield ``(key, stream)`` in storage order (pack by pack, by offset), fastest for many objects.
+
+        :raises FileNotFoundError: for a key that does not exist (after the existing ones were yielded).
+        """
+        candidates = self._partition_keys(keys)
+        if len(candidates) != len(keys):
+            invalid = [key for key in keys if not _SHA256_KEY.fullmatch(key)]
+            raise FileNotFoundError(f"objects do not exist: {', '.join(invalid)}")
+        with (
+            self._open() as container,
+            container.get_objects_stream_and_meta(candidates, skip_if_missing=False) as triplets,
+        ):
+            for key, stream, _ in triplets:
+                if stream is None:
+                    raise FileNotFoundError(f"objects do not exist: {key}")
+                yield key, stream  # type: ignore[misc]
+
+    def get_object_hash(self, key: str) -> str:
+        """Return the SHA-256 of the content: the key itself, as the container hashes with sha256."""
+        if self.key_format != HASH_TYPE:
+            return super().get_object_hash(key)
+        if not self.has_object(key):
+            raise FileNotFoundError(f"objects do not exist: {key}")
+        return key
+
+    # ---------------------------------------------------------------------------- deleting
+    def delete_objects(self, keys: list[str]) -> None:
+        """Delete the objects (packed ones are soft-deleted until a repack); if any is missing, delete nothing."""
+        missing = [key for key, exists in zip(keys, self.has_objects(keys), strict=True) if not exists]
+        if missing:
+            raise FileNotFoundError(f"objects do not exist: {', '.join(missing)}")
+        with self._open() as container:
+            container.delete_objects(list(dict.fromkeys(keys)))
+
+    # ------------------------------------------------------------------------ maintenance
+    def get_info(self, detailed: bool = False, **kwargs: Any) -> dict[str, Any]:
+        """Return configuration and object counts; ``detailed`` adds sizes on disk and pack statistics."""
+        with self._open() as container:
+            info: dict[str, Any] = {
+                "backend": "core.diskobjectstore",
+                "folder": str(self._filepath),
+                "uuid": container.container_id,
+                "hash_type": container.hash_type,
+                "compression": self._compression,
+                "compression_algorithm": container.compression_algorithm,
+                "pack_size_target": container.pack_size_target,
+                "loose_prefix_len": container.loose_prefix_len,
+            }
+            counts = container.count_objects()
+            info["objects"] = {"loose": counts.loose, "packed": counts.packed}
+            info["packs"] = counts.pack_files
+            if detailed:
+                sizes = container.get_total_size()
+                info["size_bytes"] = {
+                    "loose": sizes.total_size_loose,
+                    "packed": sizes.total_size_packed,
+                    "packed_on_disk": sizes.total_size_packed_on_disk,
+                    "packfiles_on_disk": sizes.total_size_packfiles_on_disk,
+                    "pack_index_on_disk": sizes.total_size_packindexes_on_disk,
+                }
+                info["pack_statistics"] = {
+                    "pack_files": counts.pack_files,
+                    "unreferenced_bytes": sizes.total_size_packfiles_on_disk - sizes.total_size_packed_on_disk,
+                    "compression_ratio": (
+                        round(sizes.total_size_packed_on_disk / sizes.total_size_packed, 4)
+                        if sizes.total_size_packed
+                        else None
+                    ),
+                }
+        return info
+
+    def maintain(
+        self,
+        dry_run: bool = False,
+        live: bool = True,
+        pack_loose: bool | None = None,
+        do_repack: bool | None = None,
+        clean_storage: bool | None = None,
+        do_vacuum: bool | None = None,
+        compress: bool | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Pack loose objects and, when nobody uses the repository (``live=False``), repack, clean and vacuum.
+
+        ``None`` means the default: packing always; repack, clean-up and vacuum only when not live.
+        ``compress`` (default: the configured ``compression``) compresses what gets packed when it pays off.
+        Returns ``{"dry_run", "live", "operations": {name: details with "done"}, "skipped": {name: reason}}``.
+
+        :raises ValidationError: if an operation unsafe while live is explicitly requested with ``live=True``.
+        """
+        if kwargs:
+            raise ValidationError(f"unknown maintenance options: {', '.join(sorted(kwargs))}")
+        unsafe = {"repack": do_repack, "clean_storage": clean_storage, "vacuum": do_vacuum}
+        skipped: dict[str, str] = {}
+        if live:
+            if refused := [name for name, requested in unsafe.items() if requested]:
+                raise ValidationError(
+                    f"{', '.join(refused)} cannot run while the repository is in use; run with live=False "
+                    "after stopping every process that uses it"
+                )
+            skipped = {name: _NOT_LIVE for name, requested in unsafe.items() if requested is None}
+            do_repack = clean_storage = do_vacuum = False
+        pack_loose = True if pack_loose is None else pack_loose
+        do_repack = True if do_repack is None else do_repack
+        clean_storage = True if clean_storage is None else clean_storage
+        do_vacuum = True if do_vacuum is None else do_vacuum
+        compress = self._compression if compress is None else compress
+        if do_vacuum and not clean_storage:
+            skipped["vacuum"] = "runs only together with clean_storage"
+
+        operations: dict[str, dict[str, Any]] = {}
+        with self._pack_writer_lock(), self._open() as container:
+            counts, sizes = container.count_objects(), container.get_total_size()
+            if pack_loose:
+                operations["pack_loose"] = {
+                    "objects": counts.loose,
+                    "bytes": sizes.total_size_loose,
+                    "compress": compress,
+                }
+                if not dry_run:
+                    container.pack_all_loose(compress=CompressMode.AUTO if compress else CompressMode.NO)
+            if do_repack:
+                unreferenced = sizes.total_size_packfiles_on_disk - sizes.total_size_packed_on_disk
+                operations["repack"] = {"packs": counts.pack_files, "reclaimable_bytes": unreferenced}
+                if not dry_run:
+                    container.repack()
+            if clean_storage:
+                operations["clean_storage"] = {"vacuum": do_vacuum}
+                if not dry_run:
+                    container.clean_storage(vacuum=do_vacuum)
+        for details in operations.values():
+            details["done"] = not dry_run
+        return {"dry_run": dry_run, "live": live, "operations": operations, "skipped": skipped}

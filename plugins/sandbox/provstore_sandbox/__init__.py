@@ -1,0 +1,1 @@
+"""provstore plugin providing the ``core.sandbox`` repository backend (a temporary folder on disk)."""
