@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -28,17 +29,18 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Base",
-    "DbUser",
-    "DbComputer",
     "DbAuthInfo",
+    "DbComment",
+    "DbComputer",
     "DbGroup",
     "DbGroupNode",
-    "DbNode",
     "DbLink",
-    "DbComment",
     "DbLog",
+    "DbNode",
     "DbSetting",
+    "DbUser",
     "JsonType",
+    "UtcDateTime",
 ]
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
@@ -51,6 +53,31 @@ NAMING_CONVENTION = {
     "ck": "ck_%(table_name)s_%(constraint_name)s",
     "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
 }
+
+
+class UtcDateTime(TypeDecorator[datetime.datetime]):
+    """Timezone-aware timestamp stored as UTC on every dialect (SQLite would otherwise drop the offset).
+
+    Naive datetimes are taken to be UTC; values read back always carry ``timezone.utc``.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime.datetime | None, dialect: Any) -> datetime.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        value = value.astimezone(datetime.timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime.datetime | None, dialect: Any) -> datetime.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=datetime.timezone.utc)
+        return value.astimezone(datetime.timezone.utc)
 
 
 def _now() -> datetime.datetime:
@@ -136,7 +163,7 @@ class DbGroup(Base):
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=_uuid)
     label: Mapped[str] = mapped_column(String(255), index=True)
     type_string: Mapped[str] = mapped_column(String(255), default="core", index=True)
-    time: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    time: Mapped[datetime.datetime] = mapped_column(UtcDateTime(), default=_now)
     description: Mapped[str] = mapped_column(Text, default="")
     extras: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     user_id: Mapped[int] = mapped_column(_fk("db_dbuser.id", "CASCADE"), index=True)
@@ -181,8 +208,8 @@ class DbNode(Base):
     process_type: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
     label: Mapped[str] = mapped_column(String(255), default="", index=True)
     description: Mapped[str] = mapped_column(Text, default="")
-    ctime: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
-    mtime: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    ctime: Mapped[datetime.datetime] = mapped_column(UtcDateTime(), default=_now, index=True)
+    mtime: Mapped[datetime.datetime] = mapped_column(UtcDateTime(), default=_now, index=True)
     attributes: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True, default=dict)
     extras: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True, default=dict)
     repository_metadata: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
@@ -214,8 +241,8 @@ class DbComment(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=_uuid)
     dbnode_id: Mapped[int] = mapped_column(_fk("db_dbnode.id", "CASCADE"), index=True)
-    ctime: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    mtime: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    ctime: Mapped[datetime.datetime] = mapped_column(UtcDateTime(), default=_now)
+    mtime: Mapped[datetime.datetime] = mapped_column(UtcDateTime(), default=_now)
     user_id: Mapped[int] = mapped_column(_fk("db_dbuser.id", "CASCADE"), index=True)
     content: Mapped[str] = mapped_column(Text, default="")
 
@@ -231,7 +258,7 @@ class DbLog(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=_uuid)
-    time: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    time: Mapped[datetime.datetime] = mapped_column(UtcDateTime(), default=_now)
     loggername: Mapped[str] = mapped_column(String(255), index=True)
     levelname: Mapped[str] = mapped_column(String(50), index=True)
     dbnode_id: Mapped[int] = mapped_column(_fk("db_dbnode.id", "CASCADE"), index=True)
@@ -247,6 +274,6 @@ class DbSetting(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(1024), unique=True)
-    val: Mapped[Any] = mapped_column(JsonType, nullable=True)
+    val: Mapped[Any] = mapped_column(JsonType)
     description: Mapped[str] = mapped_column(Text, default="")
-    time: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    time: Mapped[datetime.datetime] = mapped_column(UtcDateTime(), default=_now)

@@ -1,0 +1,602 @@
+"""The storage backend shared by every SQL database: sessions, transactions, bulk operations, settings, info.
+
+Concrete backends (``core.sqlite_temp``, ``core.sqlite_dos``, ``core.psql_dos``) only say how to
+reach their database and repository; see :class:`SqlStorageBackend` for what they override.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import threading
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+from provstore.exceptions import (
+    ClosedStorage,
+    CorruptStorage,
+    IntegrityError,
+    NotExistent,
+    StorageMigrationError,
+    TransactionError,
+    ValidationError,
+)
+from provstore.sql import models
+from provstore.sql.bulk import RowPreparer, batched, table_for
+from provstore.sql.engine import BEGIN_MODE_OPTION
+from provstore.sql.locking import NullProfileLock, ProfileLock
+from provstore.sql.migrator import SqlMigrator
+from provstore.storage.abstract import StorageBackend
+from provstore.storage.entity_types import EntityTypes
+
+if TYPE_CHECKING:
+    from provstore.config import Profile
+    from provstore.repository import AbstractRepositoryBackend
+
+__all__ = ["SqlStorageBackend"]
+
+_COLLECTIONS = {
+    "authinfos": "SqlAuthInfoCollection",
+    "comments": "SqlCommentCollection",
+    "computers": "SqlComputerCollection",
+    "groups": "SqlGroupCollection",
+    "logs": "SqlLogCollection",
+    "nodes": "SqlNodeCollection",
+    "users": "SqlUserCollection",
+}
+
+_OPEN_BACKENDS: weakref.WeakSet[SqlStorageBackend] = weakref.WeakSet()
+
+
+def _reset_backends_after_fork() -> None:
+    for backend in list(_OPEN_BACKENDS):
+        backend._after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_backends_after_fork)
+
+
+class SqlStorageBackend(StorageBackend):
+    """Storage backend on an SQL database through SQLAlchemy, with a thread-bound session per thread.
+
+    A subclass **must** implement:
+
+    - ``_create_engine(cls, profile, create=False) -> Engine``: an engine for the profile's database
+      (pass :data:`provstore.sql.engine.JSON_ENGINE_KWARGS`); ``create=True`` when :meth:`initialise`
+      may create the database.
+    - ``Configuration`` (pydantic model of ``storage.config``) and ``default_repository_backend``.
+
+    A subclass **may** override:
+
+    - ``_storage_exists(cls, profile)``: False makes :meth:`version_profile` return None without connecting.
+    - ``_repository_config(cls, profile)``: the repository config when the profile gives none.
+    - ``_profile_lock(cls, profile)``: the inter-process lock (default: none, for private stores).
+    - ``_insert_chunk(connection, table, rows)``: the fast path of :meth:`bulk_insert` for one chunk.
+    - ``_delete_node_chunk(connection, pks)``: delete one chunk of nodes and their connections.
+    - ``_maintain_database(full, dry_run)``: database housekeeping (VACUUM, ANALYZE) for :meth:`maintain`.
+    - ``_after_fork()``: reset connection state in a forked child (default: drop the parent's pooled connections).
+    - ``_destroy_database(cls, profile)``: used by ``initialise(reset=True)``; default drops every table.
+    - ``_database_info()``: backend-specific entries of :meth:`get_info`.
+    - ``bulk_chunk_size``: rows per statement of the bulk operations.
+    """
+
+    bulk_chunk_size: ClassVar[int] = 2000
+    """Rows sent per INSERT/UPDATE statement by the bulk operations (memory stays bounded by this)."""
+
+    delete_chunk_size: ClassVar[int] = 500
+    """Primary keys per DELETE statement of :meth:`delete_nodes_and_connections` (never one giant IN)."""
+
+    # ------------------------------------------------------------------ subclass hooks
+    @classmethod
+    def _create_engine(cls, profile: Profile, create: bool = False) -> Engine:
+        """Return a new engine for the profile's database; ``create`` allows creating it (initialise)."""
+        raise NotImplementedError(f"{cls.__name__} must implement _create_engine")
+
+    @classmethod
+    def _storage_exists(cls, profile: Profile) -> bool:
+        """Return whether the profile's database exists at all (True when that cannot be known cheaply)."""
+        return True
+
+    @classmethod
+    def _repository_config(cls, profile: Profile) -> dict[str, Any]:
+        """Return the repository backend's configuration for ``profile``."""
+        return dict(profile.repository_config)
+
+    @classmethod
+    def _profile_lock(cls, profile: Profile) -> ProfileLock:
+        """Return the lock coordinating processes using ``profile`` (default: none needed)."""
+        return NullProfileLock(profile.name)
+
+    @classmethod
+    def _build_repository(cls, profile: Profile) -> AbstractRepositoryBackend:
+        """Return the profile's repository backend, built from its configuration.
+
+        :raises ConfigurationError: the backend holds no files or the repository config is invalid.
+        """
+        from provstore.plugins import get_plugin_manager
+
+        name = profile.repository_backend
+        if name is None:
+            raise CorruptStorage(f"profile {profile.name!r}: storage backend {cls.__name__} names no repository")
+        repository_cls = get_plugin_manager().get_repository_backend(name)
+        return repository_cls.from_config(cls._repository_config(profile))
+
+    # ------------------------------------------------------------------ schema management
+    @classmethod
+    @contextlib.contextmanager
+    def _migrator(cls, profile: Profile, create: bool = False) -> Iterator[SqlMigrator]:
+        """Yield a migrator on a fresh connection to the profile's database, disposing the engine after."""
+        engine = cls._create_engine(profile, create=create)
+        try:
+            with SqlMigrator.connect(engine, profile.name) as migrator:
+                yield migrator
+        finally:
+            engine.dispose()
+
+    @classmethod
+    def version_head(cls) -> str:
+        """Return the head schema version of the SQL schema."""
+        return SqlMigrator.version_head()
+
+    @classmethod
+    def version_profile(cls, profile: Profile) -> str | None:
+        """Return the schema version of the profile's database, or None if it is empty or absent."""
+        if not cls._storage_exists(profile):
+            return None
+        with cls._migrator(profile) as migrator:
+            return migrator.version()
+
+    @classmethod
+    def initialise(cls, profile: Profile, reset: bool = False) -> bool:
+        """Create the schema at head and the repository; return False if the storage was already initialised.
+
+        With ``reset=True`` the database and repository are emptied first (needs exclusive use of the profile).
+        """
+        lock = cls._profile_lock(profile)
+        try:
+            with lock.exclusive():
+                repository = cls._build_repository(profile)
+                if reset:
+                    if cls._storage_exists(profile):
+                        cls._destroy_database(profile)
+                    if repository.is_initialised:
+                        repository.erase()
+                    repository = cls._build_repository(profile)
+                with cls._migrator(profile, create=True) as migrator:
+                    if migrator.version() is not None:
+                        return False
+                    repository.initialise()
+                    migrator.initialise(repository.uuid)
+                return True
+        finally:
+            lock.release()
+
+    @classmethod
+    def _destroy_database(cls, profile: Profile) -> None:
+        """Drop every table of the profile's database (used by ``initialise(reset=True)``)."""
+        with cls._migrator(profile) as migrator:
+            migrator.drop_all()
+
+    @classmethod
+    def migrate(cls, profile: Profile) -> None:
+        """Migrate the profile's database to the head schema (exclusive use of the profile needed).
+
+        :raises StorageMigrationError: the storage is not initialised.
+        """
+        if not cls._storage_exists(profile):
+            raise StorageMigrationError(
+                f"profile {profile.name!r}: the storage is not initialised, run `provstore storage migrate` "
+                "only on an existing storage (create it with `provstore profile setup`)"
+            )
+        lock = cls._profile_lock(profile)
+        try:
+            with lock.exclusive(), cls._migrator(profile) as migrator:
+                migrator.migrate()
+        finally:
+            lock.release()
+
+    # ------------------------------------------------------------------------ lifecycle
+    def __init__(self, profile: Profile) -> None:
+        """Open the profile's storage after validating its schema version and repository identity."""
+        super().__init__(profile)
+        self._closed = False
+        self._lock = self._profile_lock(profile)
+        self._lock.acquire_shared()
+        try:
+            self._engine = self._create_engine(profile)
+            self._repository = self._build_repository(profile)
+            self._validate()
+        except BaseException:
+            self._lock.release()
+            if hasattr(self, "_engine"):
+                self._engine.dispose()
+            raise
+        self._pid = os.getpid()
+        self._session_factory = self._make_session_factory()
+        self._local = threading.local()
+        self._collections: dict[str, Any] = {}
+        self._default_user: Any = None
+        _OPEN_BACKENDS.add(self)
+
+    def _validate(self) -> None:
+        """Check the schema version and the repository identity; modifies nothing."""
+        with SqlMigrator.connect(self._engine, self.profile.name) as migrator:
+            migrator.validate(self._repository.uuid)
+
+    def _make_session_factory(self) -> scoped_session[Session]:
+        return scoped_session(sessionmaker(bind=self._engine, expire_on_commit=False))
+
+    def _after_fork(self) -> None:
+        """Forget the parent's connections and sessions in a forked child (they belong to the parent)."""
+        if self._closed:
+            return
+        self._engine.dispose(close=False)
+        self._session_factory = self._make_session_factory()
+        self._local = threading.local()
+        self._pid = os.getpid()
+
+    def close(self) -> None:
+        """Close sessions, connections and the repository, and release the profile lock."""
+        if self._closed:
+            return
+        self._closed = True
+        _OPEN_BACKENDS.discard(self)
+        self._session_factory.remove()
+        self._engine.dispose()
+        self._repository.close()
+        self._lock.release()
+
+    @property
+    def is_closed(self) -> bool:
+        """Return whether :meth:`close` was called."""
+        return self._closed
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise ClosedStorage(f"the storage of profile {self.profile.name!r} is closed")
+
+    def get_session(self) -> Session:
+        """Return the SQLAlchemy session bound to the current thread.
+
+        :raises ClosedStorage: the backend was closed.
+        """
+        self._ensure_open()
+        return self._session_factory()
+
+    def get_repository(self) -> AbstractRepositoryBackend:
+        """Return the repository holding the files of this storage."""
+        self._ensure_open()
+        return self._repository
+
+    def _clear(self) -> None:
+        """Delete every row except the settings (which hold the repository identity); tests only."""
+        self._ensure_open()
+        with self.transaction() as session:
+            for table in reversed(models.Base.metadata.sorted_tables):
+                if table is not models.DbSetting.__table__:
+                    session.execute(table.delete())
+        self.get_session().expunge_all()
+        self._default_user = None
+
+    # ----------------------------------------------------------------------- collections
+    def _collection(self, name: str) -> Any:
+        self._ensure_open()
+        collection = self._collections.get(name)
+        if collection is None:
+            from provstore.sql import entities
+
+            collection = self._collections[name] = getattr(entities, _COLLECTIONS[name])(self)
+        return collection
+
+    @property
+    def authinfos(self) -> Any:
+        """Return the collection of authorisation infos."""
+        return self._collection("authinfos")
+
+    @property
+    def comments(self) -> Any:
+        """Return the collection of comments."""
+        return self._collection("comments")
+
+    @property
+    def computers(self) -> Any:
+        """Return the collection of computers."""
+        return self._collection("computers")
+
+    @property
+    def groups(self) -> Any:
+        """Return the collection of groups."""
+        return self._collection("groups")
+
+    @property
+    def logs(self) -> Any:
+        """Return the collection of logs."""
+        return self._collection("logs")
+
+    @property
+    def nodes(self) -> Any:
+        """Return the collection of nodes."""
+        return self._collection("nodes")
+
+    @property
+    def users(self) -> Any:
+        """Return the collection of users."""
+        return self._collection("users")
+
+    def query(self) -> Any:
+        """Return a new query builder on this storage."""
+        self._ensure_open()
+        from provstore.sql.query import QueryBuilder
+
+        return QueryBuilder(self)
+
+    @property
+    def default_user(self) -> Any:
+        """Return the user entity of the profile's ``default_user_email`` (created on first use), or None."""
+        self._ensure_open()
+        email = self.profile.default_user_email
+        if email is None:
+            return None
+        if self._default_user is None:
+            self._default_user = self.users.get_or_create(email=email)
+        return self._default_user
+
+    # ---------------------------------------------------------------------- transactions
+    @property
+    def _depth(self) -> int:
+        return getattr(self._local, "depth", 0)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """Open a transaction (outermost) or a savepoint (nested) and yield the session.
+
+        The outermost level commits on success. An exception rolls back only its own level and is
+        re-raised. Work done on the session outside any ``transaction()`` block (implicitly begun) is
+        committed when the outermost block opens, so the block starts a fresh write transaction.
+        """
+        session = self.get_session()
+        depth = self._depth
+        self._local.depth = depth + 1
+        try:
+            if depth:
+                with session.begin_nested():
+                    yield session
+            else:
+                if session.in_transaction():
+                    session.commit()
+                with session.begin():
+                    session.connection(execution_options={BEGIN_MODE_OPTION: "IMMEDIATE"})
+                    yield session
+        finally:
+            self._local.depth = depth
+
+    @property
+    def in_transaction(self) -> bool:
+        """Return whether the current thread is inside :meth:`transaction`."""
+        self._ensure_open()
+        return self._depth > 0
+
+    # --------------------------------------------------------------------- bulk operations
+    def bulk_insert(
+        self, entity_type: EntityTypes, rows: Iterable[dict[str, Any]], allow_defaults: bool = False
+    ) -> list[int]:
+        """Insert rows (any iterable, consumed in chunks) in one transaction; return the new pks in input order.
+
+        Keys are the table's column names (``metadata``, not ``metadata_``) without ``id``.
+
+        :raises IntegrityError: a row has unknown or missing keys or violates a constraint; nothing is written.
+        """
+        table = table_for(entity_type)
+        prepare = RowPreparer(table, allow_defaults)
+        pks: list[int] = []
+        with self._translate_errors(table), self.transaction() as session:
+            connection = session.connection()
+            for chunk in batched(rows, self.bulk_chunk_size):
+                pks.extend(self._insert_chunk(connection, table, [prepare(row) for row in chunk]))
+        return pks
+
+    def _insert_chunk(self, connection: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+        """Insert one chunk of complete rows with multi-row ``INSERT ... RETURNING id``; return pks in order."""
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return list(connection.execute(statement, rows).scalars())
+
+    def bulk_update(self, entity_type: EntityTypes, rows: Iterable[dict[str, Any]]) -> None:
+        """Update rows, each holding ``id`` plus the columns to change, in one transaction.
+
+        :raises IntegrityError: a row lacks ``id``, has unknown keys or violates a constraint; nothing is written.
+        """
+        table = table_for(entity_type)
+        columns = frozenset(column.name for column in table.columns if not column.primary_key)
+        with self._translate_errors(table), self.transaction() as session:
+            connection = session.connection()
+            index = 0
+            for chunk in batched(rows, self.bulk_chunk_size):
+                groups: dict[frozenset[str], list[dict[str, Any]]] = {}
+                for row in chunk:
+                    if not isinstance(row, dict) or "id" not in row:
+                        raise IntegrityError(f"{table.name} row {index} must be a dict holding 'id'")
+                    keys = frozenset(row) - {"id"}
+                    if keys - columns:
+                        unknown = ", ".join(sorted(keys - columns))
+                        raise IntegrityError(f"{table.name} row {index} has unknown keys: {unknown}")
+                    groups.setdefault(keys, []).append({f"v_{key}": value for key, value in row.items()})
+                    index += 1
+                for keys, params in groups.items():
+                    if keys:
+                        statement = (
+                            update(table)
+                            .where(table.c.id == sa.bindparam("v_id"))
+                            .values({key: sa.bindparam(f"v_{key}") for key in keys})
+                        )
+                        connection.execute(statement, params)
+            session.expire_all()  # loaded ORM objects may be stale now
+
+    @contextlib.contextmanager
+    def _translate_errors(self, table: Table) -> Iterator[None]:
+        """Turn database errors of a bulk operation into one-line provstore errors."""
+        try:
+            yield
+        except sa_exc.IntegrityError as exc:
+            raise IntegrityError(f"{table.name}: {exc.orig}") from exc
+        except sa_exc.StatementError as exc:
+            if isinstance(exc.orig, (ValueError, TypeError)):
+                raise ValidationError(f"{table.name}: invalid value: {exc.orig}") from exc
+            raise
+
+    def delete_nodes_and_connections(self, pks_to_delete: Sequence[int]) -> None:
+        """Delete the nodes and their links, group memberships, comments and logs, in chunks.
+
+        :raises TransactionError: if called outside :meth:`transaction`.
+        """
+        if not self.in_transaction:
+            raise TransactionError("delete_nodes_and_connections must be called inside `with storage.transaction():`")
+        session = self.get_session()
+        connection = session.connection()
+        deleted: set[int] = set()
+        for chunk in batched(pks_to_delete, self.delete_chunk_size):
+            self._delete_node_chunk(connection, chunk)
+            deleted.update(chunk)
+        for instance in list(session.identity_map.values()):
+            if isinstance(instance, models.DbNode) and instance.id in deleted:
+                session.expunge(instance)
+
+    def _delete_node_chunk(self, connection: Connection, pks: list[int]) -> None:
+        """Delete one chunk of nodes and every row that references them."""
+        link = models.DbLink.__table__
+        connection.execute(delete(link).where(link.c.input_id.in_(pks)))
+        connection.execute(delete(link).where(link.c.output_id.in_(pks)))
+        for model in (models.DbGroupNode, models.DbComment, models.DbLog):
+            table = model.__table__
+            connection.execute(delete(table).where(table.c.dbnode_id.in_(pks)))
+        node = models.DbNode.__table__
+        connection.execute(delete(node).where(node.c.id.in_(pks)))
+
+    # ------------------------------------------------------------------------- settings
+    def get_global_variable(self, key: str) -> Any:
+        """Return the value of a global variable.
+
+        :raises NotExistent: (a KeyError) the variable does not exist.
+        """
+        session = self.get_session()
+        setting = session.scalars(select(models.DbSetting).where(models.DbSetting.key == key)).one_or_none()
+        if setting is None:
+            raise NotExistent(f"no global variable {key!r}")
+        return setting.val
+
+    def set_global_variable(self, key: str, value: Any, description: str | None = None, overwrite: bool = True) -> None:
+        """Set a global variable (a JSON value).
+
+        :raises ValueError: the key exists and ``overwrite`` is False.
+        """
+        with self._translate_errors(models.DbSetting.__table__), self.transaction() as session:
+            setting = session.scalars(select(models.DbSetting).where(models.DbSetting.key == key)).one_or_none()
+            if setting is None:
+                session.add(models.DbSetting(key=key, val=value, description=description or ""))
+            elif not overwrite:
+                raise ValueError(f"global variable {key!r} already exists")
+            else:
+                setting.val = value
+                if description is not None:
+                    setting.description = description
+                setting.time = datetime.datetime.now(datetime.timezone.utc)
+
+    # ---------------------------------------------------------------------- information
+    def get_info(self, detailed: bool = False) -> dict[str, Any]:
+        """Return the schema version, entity counts (by type when ``detailed``) and repository information."""
+        session = self.get_session()
+        counts = {
+            "users": models.DbUser,
+            "computers": models.DbComputer,
+            "authinfos": models.DbAuthInfo,
+            "groups": models.DbGroup,
+            "nodes": models.DbNode,
+            "links": models.DbLink,
+            "comments": models.DbComment,
+            "logs": models.DbLog,
+        }
+        entities: dict[str, Any] = {
+            name: session.scalar(select(func.count()).select_from(model)) for name, model in counts.items()
+        }
+        if detailed:
+            entities["node_types"] = dict(
+                session.execute(select(models.DbNode.node_type, func.count()).group_by(models.DbNode.node_type)).all()
+            )
+            entities["link_types"] = dict(
+                session.execute(select(models.DbLink.type, func.count()).group_by(models.DbLink.type)).all()
+            )
+        return {
+            "backend": type(self).__name__,
+            "schema_version": SqlMigrator(session.connection(), self.profile.name).version(),
+            "database": self._database_info(),
+            "entities": entities,
+            "repository": self.get_repository().get_info(detailed),
+        }
+
+    def _database_info(self) -> dict[str, Any]:
+        """Return backend-specific facts about the database (never secrets); empty by default."""
+        return {"dialect": self._engine.dialect.name}
+
+    def get_unreferenced_keyset(self) -> set[str]:
+        """Return the keys of repository objects that no node's ``repository_metadata`` references."""
+        repository = self.get_repository()
+        keys = set(repository.list_objects())
+        if not keys:
+            return keys
+        referenced: set[str] = set()
+        statement = select(models.DbNode.repository_metadata).execution_options(yield_per=1000)
+        for (metadata,) in self.get_session().execute(statement):
+            _collect_keys(metadata or {}, referenced)
+        return keys - referenced
+
+    def maintain(self, full: bool = False, dry_run: bool = False, **kwargs: Any) -> dict[str, Any]:
+        """Maintain repository and database; ``full`` also deletes unreferenced objects and repacks.
+
+        Live maintenance (``full=False``) only runs operations that are safe while other processes
+        use the profile. ``full=True`` holds the exclusive profile lock for its whole duration.
+
+        :raises LockedProfileError: with ``full=True`` while another process uses the profile.
+        """
+        self._ensure_open()
+        if not full:
+            return {
+                "repository": self._repository.maintain(dry_run=dry_run, live=True, **kwargs),
+                "database": self._maintain_database(full=False, dry_run=dry_run),
+            }
+        self.get_session().commit()  # end any implicit read transaction before taking exclusive access
+        with self._lock.exclusive():
+            unreferenced = sorted(self.get_unreferenced_keyset())
+            self.get_session().commit()
+            if unreferenced and not dry_run:
+                self._repository.delete_objects(unreferenced)
+            return {
+                "unreferenced_objects": {"count": len(unreferenced), "deleted": not dry_run},
+                "repository": self._repository.maintain(dry_run=dry_run, live=False, **kwargs),
+                "database": self._maintain_database(full=True, dry_run=dry_run),
+            }
+
+    def _maintain_database(self, full: bool, dry_run: bool) -> dict[str, Any]:
+        """Run database housekeeping; the base refreshes the planner statistics (``ANALYZE``)."""
+        if dry_run:
+            return {"analyze": "would run"}
+        with self._engine.connect() as connection:
+            connection.exec_driver_sql("ANALYZE")
+            connection.commit()
+        return {"analyze": "done"}
+
+
+def _collect_keys(metadata: dict[str, Any], keys: set[str]) -> None:
+    """Add the repository keys of a ``repository_metadata`` tree (``{"o": {name: {"k": key} | subtree}}``)."""
+    stack = [metadata]
+    while stack:
+        node = stack.pop()
+        key = node.get("k")
+        if key is not None:
+            keys.add(key)
+        stack.extend(child for child in (node.get("o") or {}).values() if isinstance(child, dict))

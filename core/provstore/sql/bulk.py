@@ -1,0 +1,104 @@
+"""Row validation and batching for the bulk operations: checked before anything is sent to the database."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from sqlalchemy import Table
+
+from provstore.exceptions import IntegrityError
+from provstore.sql import models
+from provstore.storage.entity_types import EntityTypes
+
+__all__ = ["RowPreparer", "batched", "table_for"]
+
+_TABLES: dict[EntityTypes, type[models.Base]] = {
+    EntityTypes.USER: models.DbUser,
+    EntityTypes.COMPUTER: models.DbComputer,
+    EntityTypes.AUTHINFO: models.DbAuthInfo,
+    EntityTypes.GROUP: models.DbGroup,
+    EntityTypes.NODE: models.DbNode,
+    EntityTypes.COMMENT: models.DbComment,
+    EntityTypes.LOG: models.DbLog,
+    EntityTypes.LINK: models.DbLink,
+    EntityTypes.GROUP_NODE: models.DbGroupNode,
+}
+
+
+def table_for(entity_type: EntityTypes | str) -> Table:
+    """Return the table holding ``entity_type``.
+
+    :raises IntegrityError: the entity type is unknown.
+    """
+    try:
+        return _TABLES[EntityTypes(entity_type)].__table__  # type: ignore[return-value]
+    except ValueError:
+        names = ", ".join(e.value for e in EntityTypes)
+        raise IntegrityError(f"unknown entity type {entity_type!r}; known: {names}") from None
+
+
+def batched(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Yield lists of at most ``size`` items consumed lazily from ``rows`` (bounded memory for generators)."""
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+class RowPreparer:
+    """Check rows against a table's columns (named as in the schema, ``id`` excluded) and fill defaults."""
+
+    def __init__(self, table: Table, allow_defaults: bool) -> None:
+        self.table = table
+        self.allow_defaults = allow_defaults
+        self.columns = frozenset(column.name for column in table.columns if not column.primary_key)
+        self._defaults: dict[str, Callable[[], Any]] = {}
+        self._required: set[str] = set()
+        for column in table.columns:
+            if column.primary_key:
+                continue
+            default = column.default
+            if default is not None and default.is_callable:
+                self._defaults[column.name] = _without_context(default.arg)  # type: ignore[union-attr]
+            elif default is not None and default.is_scalar:
+                self._defaults[column.name] = _constant(default.arg)  # type: ignore[union-attr]
+            elif column.nullable:
+                self._defaults[column.name] = _constant(None)
+            else:
+                self._required.add(column.name)
+        self._index = 0
+
+    def __call__(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the row as a complete parameter dict.
+
+        :raises IntegrityError: the row is not a mapping, has unknown keys, or misses keys that have no default.
+        """
+        index = self._index
+        self._index += 1
+        if not isinstance(row, Mapping):
+            raise IntegrityError(f"{self.table.name} row {index} is a {type(row).__name__}, not a mapping")
+        keys = row.keys()
+        unknown = keys - self.columns
+        if unknown:
+            raise IntegrityError(f"{self.table.name} row {index} has unknown keys: {', '.join(sorted(unknown))}")
+        missing = self.columns - keys
+        if not missing:
+            return dict(row)
+        if not self.allow_defaults or missing & self._required:
+            lacking = missing if not self.allow_defaults else missing & self._required
+            raise IntegrityError(f"{self.table.name} row {index} misses keys: {', '.join(sorted(lacking))}")
+        params = dict(row)
+        for name in missing:
+            params[name] = self._defaults[name]()
+        return params
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    """Return a function returning the scalar ``value``."""
+    return lambda: value
+
+
+def _without_context(func: Callable[[Any], Any]) -> Callable[[], Any]:
+    """Adapt a SQLAlchemy column default callable (which takes an execution context) to a no-argument one."""
+    return lambda: func(None)
