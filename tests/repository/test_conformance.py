@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from provstore.testing.repository import RepositoryBackendTests
 
 
