@@ -1,0 +1,104 @@
+"""``provstore plugin list``: the installed backends, who provides them and whether they can be used."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import click
+
+from provstore.cli.output import echo_table
+from provstore.exceptions import PluginNotFound, ProvstoreError
+
+__all__ = ["plugin"]
+
+_GROUPS = ("storage", "repository")
+
+
+@click.group()
+def plugin() -> None:
+    """Inspect the installed plugins."""
+
+
+@plugin.command("list")
+@click.argument("group", required=False, metavar="[GROUP]")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_plugins(group: str | None, name: str | None, as_json: bool) -> None:
+    """List backends: all, those of GROUP (storage or repository), or the detail of backend NAME.
+
+    A single argument that is not a group is taken as a NAME. The list never imports a backend;
+    the detail of NAME imports that backend to describe its configuration fields.
+    """
+    from provstore.plugins import get_plugin_manager
+
+    if group is not None and group not in _GROUPS:
+        if name is not None:
+            raise click.BadParameter(f"{group!r} is not one of: {', '.join(_GROUPS)}", param_hint="GROUP")
+        group, name = None, group
+    rows = get_plugin_manager().list_backends(group)
+    if name is None:
+        if as_json:
+            click.echo(json.dumps([dataclasses.asdict(row) for row in rows], indent=2))
+        else:
+            echo_table(
+                ["group", "name", "distribution", "version", "status", "description"],
+                [[r.group, r.name, r.distribution or "-", r.version or "-", r.status, r.description] for r in rows],
+            )
+        return
+    matches = [row for row in rows if row.name == name]
+    if not matches:
+        installed = ", ".join(sorted({row.name for row in rows})) or "none"
+        raise PluginNotFound(f"no backend named {name!r} is installed; installed: {installed}")
+    details = [_detail(row) for row in matches]
+    if as_json:
+        click.echo(json.dumps(details if len(details) > 1 else details[0], indent=2))
+        return
+    for detail in details:
+        _echo_detail(detail)
+
+
+def _detail(row: Any) -> dict[str, Any]:
+    """Return the row as a dict plus the backend's configuration fields (importing the backend)."""
+    detail = dataclasses.asdict(row)
+    if row.group not in _GROUPS or row.status != "ok":
+        return detail
+    from provstore.plugins import get_plugin_manager
+
+    try:
+        cls = get_plugin_manager().get_backend(row.group, row.name)
+    except ProvstoreError as exc:
+        detail["status"] = f"error: {exc}"
+        return detail
+    from provstore.cli.config_options import describe_field
+
+    fields = []
+    for field_name, field in cls.Configuration.model_fields.items():
+        type_name, secret = describe_field(field)
+        entry: dict[str, Any] = {"name": field_name, "type": type_name, "required": field.is_required()}
+        if not field.is_required():
+            default = field.get_default(call_default_factory=True)
+            entry["default"] = "****" if secret and default else json.loads(json.dumps(default, default=str))
+        entry["description"] = field.description or ""
+        fields.append(entry)
+    detail["configuration"] = fields
+    if row.group == "storage":
+        detail["cli_exposed"] = bool(cls.cli_exposed)
+        detail["default_repository_backend"] = cls.default_repository_backend
+    return detail
+
+
+def _echo_detail(detail: dict[str, Any]) -> None:
+    labels = {"default_repository_backend": "repository", "cli_exposed": "cli exposed"}
+    for key in ("name", "group", "status", "description", "target", "distribution", "version", *labels):
+        if key in detail:
+            value = detail[key] if detail[key] is not None else "-"
+            click.echo(f"{labels.get(key, key) + ':':<14}{value}")
+    if "configuration" in detail:
+        click.echo("configuration:")
+        if not detail["configuration"]:
+            click.echo("  (no fields)")
+        for field in detail["configuration"]:
+            default = " (required)" if field["required"] else f" [default: {json.dumps(field['default'])}]"
+            click.echo(f"  {field['name']} ({field['type']}){default}: {field['description']}")

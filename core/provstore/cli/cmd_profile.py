@@ -1,0 +1,253 @@
+"""``provstore profile``: create profiles from a backend's Configuration, list, show, delete, set the default."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from provstore.cli.output import echo_table
+from provstore.exceptions import ConfigurationError, PluginError, ProvstoreError
+
+if TYPE_CHECKING:
+    from provstore.config import Config, Profile
+
+__all__ = ["create_profile", "mask_secrets", "profile"]
+
+_SECRET_KEY = re.compile(r"password|passwd|secret|token", re.IGNORECASE)
+_MASK = "****"
+_CONFIG_PREFIX = "config_"
+_SETUP_PREFIX = "setup_"
+
+
+@click.group()
+def profile() -> None:
+    """Create, inspect and delete profiles."""
+
+
+# ---------------------------------------------------------------------------------- setup
+def create_profile(
+    config: Config,
+    profile_obj: Profile,
+    *,
+    set_default: bool,
+    setup_options: Any = None,
+) -> None:
+    """Prepare and initialise the storage of a new profile, then save it in the configuration file.
+
+    The storage is initialised before the file is written, so a failure leaves no profile
+    pointing at a storage that does not work. A backend may define the optional classmethod
+    ``setup_storage(profile, options)`` (options: its ``SetupOptions`` model) to create what the
+    storage needs first, e.g. a database role from admin credentials.
+
+    :raises ConfigurationError: a profile of that name exists already.
+    """
+    if profile_obj.name in config.profile_names:
+        raise ConfigurationError(f"profile {profile_obj.name!r} already exists; choose another name")
+    storage_cls = profile_obj.storage_cls
+    setup_storage = getattr(storage_cls, "setup_storage", None)
+    if setup_storage is not None:
+        setup_storage(profile_obj, setup_options)
+    storage_cls.initialise(profile_obj)
+    config.add_profile(profile_obj)
+    if set_default:
+        config.set_default_profile(profile_obj.name)
+    config.save()
+
+
+class _SetupGroup(click.Group):
+    """``profile setup BACKEND``: one subcommand per storage backend, with options from its Configuration."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """List the storage backends that can be set up (importable and ``cli_exposed``)."""
+        from provstore.plugins import get_plugin_manager
+
+        manager = get_plugin_manager()
+        names = []
+        for row in manager.list_backends("storage"):
+            if row.status != "ok":
+                continue
+            try:
+                if manager.get_storage_backend(row.name).cli_exposed:
+                    names.append(row.name)
+            except ProvstoreError:
+                continue
+        return names
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command:
+        """Build the setup command of backend ``cmd_name``."""
+        from provstore.plugins import get_plugin_manager
+
+        storage_cls = get_plugin_manager().get_storage_backend(cmd_name)
+        if not storage_cls.cli_exposed:
+            raise ConfigurationError(f"backend {cmd_name!r} cannot be set up from the command line")
+        return _setup_command(cmd_name, storage_cls)
+
+
+def _setup_command(backend: str, storage_cls: type) -> click.Command:
+    from provstore.cli.config_options import collect_values, field_options
+
+    config_options = field_options(storage_cls.Configuration, _CONFIG_PREFIX)
+    setup_model = getattr(storage_cls, "SetupOptions", None)
+    setup_options = field_options(setup_model, _SETUP_PREFIX) if setup_model is not None else []
+
+    def callback(profile_name: str | None, set_default: bool, email: str | None, **params: Any) -> None:
+        from provstore.config import Config, Profile, config_to_dict, validate_backend_config
+
+        config = Config.load()  # fails on a broken file before anything is created
+        if profile_name is None:
+            if not sys.stdin.isatty():
+                raise click.UsageError("missing option --profile-name")
+            profile_name = click.prompt("Profile name (--profile-name)")
+        if profile_name in config.profile_names:
+            raise ConfigurationError(f"profile {profile_name!r} already exists; choose another name")
+        values = collect_values(config_options, params, _CONFIG_PREFIX, context=backend)
+        storage_config = config_to_dict(validate_backend_config(storage_cls, values))
+        attributes: dict[str, Any] = {"storage": {"backend": backend, "config": storage_config}}
+        if email:
+            attributes["default_user_email"] = email
+        options = None
+        if setup_model is not None:
+            options = setup_model(**collect_values(setup_options, params, _SETUP_PREFIX, context=backend))
+        new_profile = Profile(profile_name, attributes)
+        create_profile(config, new_profile, set_default=set_default, setup_options=options)
+        default = " (default)" if config.default_profile_name == profile_name else ""
+        click.echo(f"Created profile {profile_name!r}{default} on {backend}.")
+
+    params: list[click.Parameter] = [
+        click.Option(["--profile-name"], help="Name of the new profile."),
+        click.Option(["--set-default/--no-set-default"], default=False, help="Make it the default profile."),
+        click.Option(["--email"], help="Email of the default user of the new profile."),
+        *(item.option for item in config_options),
+        *(item.option for item in setup_options),
+    ]
+    description = (storage_cls.__doc__ or "").strip().splitlines()
+    return click.Command(
+        backend,
+        callback=callback,
+        params=params,
+        help=f"Create a profile on the {backend} storage backend and initialise its storage.",
+        short_help=description[0] if description else None,
+    )
+
+
+profile.add_command(
+    _SetupGroup(
+        "setup",
+        help="Create a profile on storage backend BACKEND (see 'provstore profile setup BACKEND --help').",
+        subcommand_metavar="BACKEND [OPTIONS]",
+    )
+)
+
+
+# ---------------------------------------------------------------------------- inspection
+@profile.command("list")
+def list_profiles() -> None:
+    """List the profiles; the default one is marked with *."""
+    from provstore.config import Config
+
+    config = Config.load()
+    if not config.profile_names:
+        click.echo("No profiles; create one with 'provstore presto' or 'provstore profile setup BACKEND'.")
+        return
+    rows = []
+    for name in config.profile_names:
+        marker = "*" if name == config.default_profile_name else ""
+        rows.append([marker, name, config.get_profile(name).storage_backend])
+    echo_table(["", "name", "storage"], rows)
+
+
+def mask_secrets(value: Any, secret_fields: frozenset[str] = frozenset()) -> Any:
+    """Return a copy of ``value`` with every secret replaced by ``****``.
+
+    Secrets are the keys named in ``secret_fields`` and any key that looks like one (password, token, ...).
+    """
+    if isinstance(value, dict):
+        return {
+            key: _MASK if (key in secret_fields or _SECRET_KEY.search(str(key))) and item else mask_secrets(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [mask_secrets(item) for item in value]
+    return value
+
+
+def _secret_fields(backend_cls: type) -> frozenset[str]:
+    from provstore.cli.config_options import describe_field
+
+    return frozenset(name for name, f in backend_cls.Configuration.model_fields.items() if describe_field(f)[1])
+
+
+@profile.command("show")
+@click.argument("name", required=False)
+def show_profile(name: str | None) -> None:
+    """Show profile NAME (default: the default profile) as JSON, with passwords masked."""
+    from provstore.config import Config
+    from provstore.plugins import get_plugin_manager
+
+    config = Config.load()
+    selected = config.get_profile(name)
+    data = selected.dictionary
+    manager = get_plugin_manager()
+    for section, group in (("storage", "storage"), ("repository", "repository")):
+        if section not in data:
+            continue
+        try:
+            secrets = _secret_fields(manager.get_backend(group, data[section]["backend"]))
+        except ProvstoreError:
+            secrets = frozenset()  # backend not importable: the key-name rule still masks passwords
+        data[section]["config"] = mask_secrets(data[section].get("config", {}), secrets)
+    data = mask_secrets(data)
+    click.echo(
+        json.dumps({"name": selected.name, "default": selected.name == config.default_profile_name, **data}, indent=2)
+    )
+
+
+# ------------------------------------------------------------------------------ changes
+@profile.command("set-default")
+@click.argument("name")
+def set_default(name: str) -> None:
+    """Make profile NAME the default profile."""
+    from provstore.config import Config
+
+    config = Config.load()
+    config.set_default_profile(name)
+    config.save()
+    click.echo(f"Profile {name!r} is now the default.")
+
+
+@profile.command("delete")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--keep-data", is_flag=True, help="Remove only the profile; leave its storage's data in place.")
+def delete_profile(name: str, force: bool, keep_data: bool) -> None:
+    """Delete profile NAME and, unless --keep-data, its storage's data.
+
+    Deleting data uses the backend's optional classmethod ``delete_storage(profile)``; a backend
+    without it keeps its data, and the command says so.
+    """
+    from provstore.config import Config
+
+    config = Config.load()
+    selected = config.get_profile(name)
+    what = "profile" if keep_data else "profile and ALL its data"
+    if not force:
+        if not sys.stdin.isatty():
+            raise click.UsageError(f"refusing to delete {what} {name!r} without confirmation; use --force")
+        click.confirm(f"Delete {what} {name!r}?", abort=True)
+    if not keep_data:
+        try:
+            storage_cls = selected.storage_cls
+        except PluginError as exc:
+            raise PluginError(f"{exc}; use --keep-data to delete only the profile") from None
+        delete_storage = getattr(storage_cls, "delete_storage", None)
+        if delete_storage is None:
+            click.echo(f"Backend {selected.storage_backend!r} cannot delete its data; it was left in place.")
+        else:
+            delete_storage(selected)
+    config.remove_profile(name)
+    config.save()
+    click.echo(f"Deleted profile {name!r}.")

@@ -1,0 +1,78 @@
+"""``provstore storage``: information, schema version, migration and maintenance of the selected profile."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from provstore.cli.output import echo_mapping
+
+__all__ = ["storage"]
+
+
+@click.group()
+def storage() -> None:
+    """Inspect and maintain the storage of a profile (choose it with 'provstore -p NAME')."""
+
+
+@storage.command()
+@click.option("--detailed", is_flag=True, help="Include detailed statistics (slower).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def info(state, detailed: bool, as_json: bool) -> None:
+    """Show entity counts and repository information of the storage."""
+    from provstore import open_storage
+
+    selected = state.load_profile()
+    with open_storage(selected) as backend:
+        data = backend.get_info(detailed=detailed)
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+    else:
+        click.echo(f"profile: {selected.name}")
+        click.echo(f"backend: {selected.storage_backend}")
+        echo_mapping(data)
+
+
+@storage.command()
+@click.pass_obj
+def version(state) -> None:
+    """Show the schema version of the storage and the version this code expects."""
+    selected = state.load_profile()
+    storage_cls = selected.storage_cls
+    head, current = storage_cls.version_head(), storage_cls.version_profile(selected)
+    click.echo(f"code schema version:    {head}")
+    click.echo(f"storage schema version: {current if current is not None else 'not initialised'}")
+    if current is not None and current != head:
+        click.echo("The storage needs migrating: run 'provstore storage migrate'.")
+
+
+@storage.command()
+@click.pass_obj
+def migrate(state) -> None:
+    """Migrate the storage's schema to the version of this code."""
+    selected = state.load_profile()
+    storage_cls = selected.storage_cls
+    before = storage_cls.version_profile(selected)
+    storage_cls.migrate(selected)
+    after = storage_cls.version_profile(selected)
+    if before == after:
+        click.echo(f"Storage of profile {selected.name!r} is already at schema version {after}.")
+    else:
+        click.echo(f"Migrated storage of profile {selected.name!r} from schema version {before} to {after}.")
+
+
+@storage.command()
+@click.option("--full", is_flag=True, help="Full maintenance; needs exclusive use of the profile.")
+@click.option("--dry-run", is_flag=True, help="Only report what would be done.")
+@click.pass_obj
+def maintain(state, full: bool, dry_run: bool) -> None:
+    """Perform maintenance of the storage (repository packing and cleaning)."""
+    from provstore import open_storage
+
+    selected = state.load_profile()
+    with open_storage(selected) as backend:
+        result = backend.maintain(full=full, dry_run=dry_run)
+    click.echo(("Dry run of " if dry_run else "") + f"{'full' if full else 'live'} maintenance of {selected.name!r}:")
+    echo_mapping(result or {"nothing to do": True}, indent=2)

@@ -1,0 +1,123 @@
+"""The top-level ``provstore`` group: global options, error reporting, and the commands of plugins."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from provstore.exceptions import ProvstoreError
+
+if TYPE_CHECKING:
+    from provstore.config import Profile
+
+__all__ = ["TRACEBACK_ENV", "CliState", "ProvstoreGroup", "cli", "main"]
+
+TRACEBACK_ENV = "PROVSTORE_TRACEBACK"
+"""Set to 1 to see the full traceback of an error instead of its one-line message (for debugging)."""
+
+
+def _user_error_message(exc: BaseException) -> str | None:
+    """Return the one-line message of an error caused by the user or the environment, None for a bug."""
+    if isinstance(exc, ProvstoreError):
+        return str(exc) or type(exc).__name__
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    pydantic = sys.modules.get("pydantic")  # a pydantic error can only exist if pydantic was imported
+    if pydantic is not None and isinstance(exc, pydantic.ValidationError):
+        from provstore.config import format_validation_error
+
+        return f"invalid value: {format_validation_error(exc)}"
+    return None
+
+
+class ProvstoreGroup(click.Group):
+    """Root group: turns user errors into one ``Error: ...`` line and adds the plugins' commands on first use."""
+
+    _plugin_commands_loaded = False
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command, reporting a provstore (or validation) error as one line with exit code 1."""
+        try:
+            return super().invoke(ctx)
+        except (Exception, KeyboardInterrupt) as exc:
+            message = _user_error_message(exc)
+            if message is None or os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
+                raise
+            raise click.ClickException(message.splitlines()[0] if message.strip() else message) from None
+
+    def _load_plugin_commands(self) -> None:
+        if self._plugin_commands_loaded:
+            return
+        self._plugin_commands_loaded = True
+        from provstore.plugins import get_plugin_manager
+
+        for warning in get_plugin_manager().register_commands(self):
+            click.echo(f"Warning: {warning}", err=True)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._load_plugin_commands()
+        return super().get_command(ctx, cmd_name)
+
+
+class CliState:
+    """Options of the top-level group that subcommands need, stored as the click context's ``obj``."""
+
+    def __init__(self, profile_name: str | None) -> None:
+        self.profile_name = profile_name
+
+    def load_profile(self) -> Profile:
+        """Return the profile chosen with ``-p/--profile``, or the default profile."""
+        from provstore import load_profile
+
+        return load_profile(self.profile_name)
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from provstore import __version__
+
+    click.echo(f"provstore {__version__}")
+    ctx.exit()
+
+
+@click.group(cls=ProvstoreGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version, help="Show the version."
+)
+@click.option(
+    "-p",
+    "--profile",
+    "profile_name",
+    metavar="NAME",
+    help="Profile to use for commands that act on a storage (default: the default profile).",
+)
+@click.pass_context
+def cli(ctx: click.Context, profile_name: str | None) -> None:
+    """Pluggable storage for provenance graphs: manage plugins, profiles and storages."""
+    ctx.obj = CliState(profile_name)
+
+
+def _add_builtin_commands() -> None:
+    from provstore.cli.cmd_plugin import plugin
+    from provstore.cli.cmd_presto import presto
+    from provstore.cli.cmd_profile import profile
+    from provstore.cli.cmd_storage import storage
+
+    for command in (plugin, presto, profile, storage):
+        cli.add_command(command)
+
+
+_add_builtin_commands()
+
+
+def main() -> None:
+    """Console-script entry point of ``provstore``."""
+    cli.main(prog_name="provstore")
