@@ -76,7 +76,8 @@ class SqlStorageBackend(StorageBackend):
     A subclass **may** override:
 
     - ``_storage_exists(cls, profile)``: False makes :meth:`version_profile` return None without connecting.
-    - ``_repository_config(cls, profile)``: the repository config when the profile gives none.
+    - ``_default_repository_config(cls, profile)``: the repository config when the profile gives none.
+    - ``_prepare_storage()``: make the storage usable when opened (default: validate, modifying nothing).
     - ``_profile_lock(cls, profile)``: the inter-process lock (default: none, for private stores).
     - ``_insert_chunk(connection, table, rows)``: the fast path of :meth:`bulk_insert` for one chunk.
     - ``_delete_node_chunk(connection, pks)``: delete one chunk of nodes and their connections.
@@ -106,8 +107,15 @@ class SqlStorageBackend(StorageBackend):
 
     @classmethod
     def _repository_config(cls, profile: Profile) -> dict[str, Any]:
-        """Return the repository backend's configuration for ``profile``."""
-        return dict(profile.repository_config)
+        """Return the repository configuration: the profile's, else :meth:`_default_repository_config`."""
+        if "repository" in profile.dictionary:
+            return dict(profile.repository_config)
+        return cls._default_repository_config(profile)
+
+    @classmethod
+    def _default_repository_config(cls, profile: Profile) -> dict[str, Any]:
+        """Return the configuration of ``default_repository_backend`` when the profile names no repository."""
+        return {}
 
     @classmethod
     def _profile_lock(cls, profile: Profile) -> ProfileLock:
@@ -212,21 +220,20 @@ class SqlStorageBackend(StorageBackend):
         try:
             self._engine = self._create_engine(profile)
             self._repository = self._build_repository(profile)
-            self._validate()
+            self._prepare_storage()
         except BaseException:
             self._lock.release()
             if hasattr(self, "_engine"):
                 self._engine.dispose()
             raise
-        self._pid = os.getpid()
         self._session_factory = self._make_session_factory()
         self._local = threading.local()
         self._collections: dict[str, Any] = {}
         self._default_user: Any = None
         _OPEN_BACKENDS.add(self)
 
-    def _validate(self) -> None:
-        """Check the schema version and the repository identity; modifies nothing."""
+    def _prepare_storage(self) -> None:
+        """Make the storage usable on open: check the schema version and repository identity, modifying nothing."""
         with SqlMigrator.connect(self._engine, self.profile.name) as migrator:
             migrator.validate(self._repository.uuid)
 
@@ -240,7 +247,6 @@ class SqlStorageBackend(StorageBackend):
         self._engine.dispose(close=False)
         self._session_factory = self._make_session_factory()
         self._local = threading.local()
-        self._pid = os.getpid()
 
     def close(self) -> None:
         """Close sessions, connections and the repository, and release the profile lock."""

@@ -1,0 +1,1 @@
+"""provstore plugin providing the ``core.sqlite_dos`` storage backend (SQLite file plus disk-objectstore)."""

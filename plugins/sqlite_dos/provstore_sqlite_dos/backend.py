@@ -1,0 +1,154 @@
+"""The ``core.sqlite_dos`` storage: an SQLite file and a disk-objectstore container in one folder.
+
+The embedded default (``provstore presto``). The database runs in WAL mode with foreign keys on;
+writing transactions begin with ``BEGIN IMMEDIATE`` and wait up to ``busy_timeout`` for each other,
+so several processes can write without "database is locked" errors under normal load.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import urllib.parse
+from pathlib import Path
+from typing import Any, ClassVar
+
+from provstore.config import Profile
+from provstore.exceptions import UnreachableStorage
+from provstore.sql.backend import SqlStorageBackend
+from provstore.sql.engine import JSON_ENGINE_KWARGS, configure_sqlite_engine
+from provstore.sql.locking import FileProfileLock, ProfileLock
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.pool import QueuePool
+
+__all__ = ["SqliteDosStorage"]
+
+DATABASE_FILENAME = "database.sqlite"
+LOCK_FILENAME = "database.sqlite.lock"
+CONTAINER_DIRNAME = "container"
+
+
+class SqliteDosStorage(SqlStorageBackend):
+    """Storage in one folder: ``database.sqlite`` (WAL mode) and a disk-objectstore ``container``."""
+
+    class Configuration(BaseModel):
+        """Settings of an SQLite + disk-objectstore storage."""
+
+        model_config = ConfigDict(extra="forbid")
+
+        filepath: str = Field(
+            description="Folder holding the SQLite database and the disk-objectstore container (created if absent)."
+        )
+        busy_timeout: float = Field(
+            default=60.0,
+            gt=0,
+            description="Seconds a transaction waits for another process's write to finish before failing.",
+        )
+
+    default_repository_backend: ClassVar[str | None] = "core.diskobjectstore"
+
+    # ------------------------------------------------------------------ configuration
+    @classmethod
+    def _settings(cls, profile: Profile) -> SqliteDosStorage.Configuration:
+        return cls.Configuration.model_validate(profile.storage_config)
+
+    @classmethod
+    def _folder(cls, profile: Profile) -> Path:
+        return Path(cls._settings(profile).filepath).expanduser().resolve()
+
+    @classmethod
+    def _database_path(cls, profile: Profile) -> Path:
+        return cls._folder(profile) / DATABASE_FILENAME
+
+    @classmethod
+    def _create_engine(cls, profile: Profile, create: bool = False) -> Engine:
+        """Return an engine on the database file; only ``create=True`` may create the file."""
+        path = cls._database_path(profile)
+        timeout = cls._settings(profile).busy_timeout
+        uri = f"file:{urllib.parse.quote(str(path))}?mode={'rwc' if create else 'rw'}"
+
+        def connect() -> sqlite3.Connection:
+            return sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
+
+        engine = create_engine("sqlite://", creator=connect, poolclass=QueuePool, **JSON_ENGINE_KWARGS)
+        pragmas = {"journal_mode": "WAL", "synchronous": "NORMAL", "foreign_keys": "ON"}
+        configure_sqlite_engine(engine, pragmas)
+        return engine
+
+    @classmethod
+    def _storage_exists(cls, profile: Profile) -> bool:
+        """Return whether the database file exists."""
+        return cls._database_path(profile).is_file()
+
+    @classmethod
+    def _default_repository_config(cls, profile: Profile) -> dict[str, Any]:
+        """Put the disk-objectstore container in the storage folder."""
+        return {"filepath": str(cls._folder(profile) / CONTAINER_DIRNAME)}
+
+    @classmethod
+    def _profile_lock(cls, profile: Profile) -> ProfileLock:
+        """Lock with ``flock`` on a file beside the database."""
+        return FileProfileLock(profile.name, cls._folder(profile) / LOCK_FILENAME)
+
+    # ------------------------------------------------------------------ schema management
+    @classmethod
+    def initialise(cls, profile: Profile, reset: bool = False) -> bool:
+        """Create the folder, the database at head and the container (see the base class)."""
+        folder = cls._folder(profile)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UnreachableStorage(f"profile {profile.name!r}: cannot create folder {folder}: {exc}") from exc
+        return super().initialise(profile, reset=reset)
+
+    @classmethod
+    def _destroy_database(cls, profile: Profile) -> None:
+        """Delete the database file and its WAL files."""
+        path = cls._database_path(profile)
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------------ lifecycle
+    def __init__(self, profile: Profile) -> None:
+        """Open the storage folder of ``profile``.
+
+        :raises UnreachableStorage: the folder or its database file does not exist.
+        """
+        path = self._database_path(profile)
+        if not path.is_file():
+            raise UnreachableStorage(
+                f"profile {profile.name!r}: no database at {path}; initialise the storage first "
+                "(`provstore profile setup core.sqlite_dos` or `provstore presto`)"
+            )
+        super().__init__(profile)
+
+    def __str__(self) -> str:
+        return f"SqliteDosStorage[{self._folder(self.profile)}] for profile {self.profile.name!r}"
+
+    # ---------------------------------------------------------------------- information
+    def _database_info(self) -> dict[str, Any]:
+        """Return the database path, size and journal mode."""
+        path = self._database_path(self.profile)
+        with self._engine.connect() as connection:
+            journal_mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+        return {"dialect": "sqlite", "path": str(path), "size": path.stat().st_size, "journal_mode": journal_mode}
+
+    def _maintain_database(self, full: bool, dry_run: bool) -> dict[str, Any]:
+        """Live: ``PRAGMA optimize`` and a passive WAL checkpoint; full: also ``VACUUM`` and truncate the WAL."""
+        actions = ["optimize", "wal_checkpoint(PASSIVE)"] if not full else ["optimize", "vacuum", "wal_checkpoint"]
+        if dry_run:
+            return {"would_run": actions}
+        self.get_session().close()  # give back this thread's connection so VACUUM sees no open transaction
+        connection = self._engine.raw_connection()  # driver in autocommit mode: VACUUM must not run in a transaction
+        try:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA optimize")
+            if full:
+                cursor.execute("VACUUM")
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            else:
+                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            cursor.close()
+        finally:
+            connection.close()
+        return {"done": actions}

@@ -1,0 +1,122 @@
+"""The ``core.sqlite_temp`` storage: a fresh in-memory SQLite database and sandbox repository per instance.
+
+Meant for tests and demonstrations: nothing survives :meth:`SqliteTempBackend.close` (or garbage collection).
+The repository uses SHA-256 keys, the same as ``core.diskobjectstore``, so data can move between them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from provstore.config import Profile
+from provstore.sql.backend import SqlStorageBackend
+from provstore.sql.engine import JSON_ENGINE_KWARGS, configure_sqlite_engine
+from provstore.sql.migrator import SqlMigrator
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.pool import StaticPool
+
+__all__ = ["SqliteTempBackend"]
+
+
+class SqliteTempBackend(SqlStorageBackend):
+    """A temporary storage: in-memory SQLite plus a sandbox repository, created fresh on every instantiation."""
+
+    class Configuration(BaseModel):
+        """Settings of a temporary storage."""
+
+        model_config = ConfigDict(extra="forbid")
+
+        filepath: str | None = Field(
+            default=None,
+            title="Temporary directory",
+            description="Folder in which the sandbox repository's temporary folder is created "
+            "(default: the system temporary folder).",
+        )
+        debug: bool = Field(default=False, description="Log every SQL statement (SQLAlchemy echo).")
+
+    cli_exposed: ClassVar[bool] = False
+    default_repository_backend: ClassVar[str | None] = "core.sandbox"
+
+    @staticmethod
+    def create_profile(
+        name: str = "temp",
+        default_user_email: str = "user@email.com",
+        options: dict[str, Any] | None = None,
+        debug: bool = False,
+        filepath: str | Path | None = None,
+    ) -> Profile:
+        """Return a profile for a temporary storage (not saved in the configuration file)."""
+        config: dict[str, Any] = {"debug": debug}
+        if filepath is not None:
+            config["filepath"] = str(filepath)
+        return Profile(
+            name,
+            {
+                "storage": {"backend": "core.sqlite_temp", "config": config},
+                "default_user_email": default_user_email,
+                "options": dict(options or {}),
+            },
+        )
+
+    @classmethod
+    def _settings(cls, profile: Profile) -> SqliteTempBackend.Configuration:
+        return cls.Configuration.model_validate(profile.storage_config)
+
+    @classmethod
+    def _create_engine(cls, profile: Profile, create: bool = False) -> Engine:
+        """Return an engine on a new private in-memory database: one connection shared by every thread."""
+        engine = create_engine(
+            "sqlite://",
+            poolclass=StaticPool,
+            connect_args={"check_same_thread": False},
+            echo=cls._settings(profile).debug,
+            **JSON_ENGINE_KWARGS,
+        )
+        configure_sqlite_engine(engine, {"foreign_keys": "ON"})
+        return engine
+
+    @classmethod
+    def _default_repository_config(cls, profile: Profile) -> dict[str, Any]:
+        """Use a sandbox with SHA-256 keys inside the configured folder."""
+        return {"filepath": cls._settings(profile).filepath, "key_format": "sha256"}
+
+    # ------------------------------------------------------------------ schema management
+    @classmethod
+    def version_profile(cls, profile: Profile) -> str | None:
+        """Return the head version: every instance creates its database at head."""
+        return cls.version_head()
+
+    @classmethod
+    def initialise(cls, profile: Profile, reset: bool = False) -> bool:
+        """Return False: there is nothing persistent to create, every instance initialises itself."""
+        return False
+
+    @classmethod
+    def migrate(cls, profile: Profile) -> None:
+        """Do nothing: every instance is created at the head schema."""
+
+    # ------------------------------------------------------------------------ lifecycle
+    def _prepare_storage(self) -> None:
+        """Create the schema and the repository of this fresh instance."""
+        self._repository.initialise()
+        with SqlMigrator.connect(self._engine, self.profile.name) as migrator:
+            migrator.initialise(self._repository.uuid)
+
+    def _after_fork(self) -> None:
+        """Keep the inherited connection in a forked child: it is the child's own copy of the in-memory data."""
+        if self.is_closed:
+            return
+        self._session_factory = self._make_session_factory()
+        self._local = type(self._local)()
+
+    def close(self) -> None:
+        """Close the storage and delete its data: the in-memory database and the sandbox folder."""
+        if self.is_closed:
+            return
+        super().close()
+        self._repository.erase()
+
+    def __str__(self) -> str:
+        return f"SqliteTempBackend (in-memory) for profile {self.profile.name!r}"
