@@ -1,0 +1,1 @@
+"""provstore plugin providing the ``core.psql_dos`` storage backend (PostgreSQL plus disk-objectstore)."""

@@ -1,0 +1,83 @@
+"""Create the role and the database of a ``core.psql_dos`` profile with administrator credentials.
+
+Used by ``provstore profile setup core.psql_dos`` when the user gives an administrator account;
+with existing role and database nothing is changed (the role's password is never reset).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import psycopg2
+from provstore.exceptions import ConfigurationError, UnreachableStorage
+from psycopg2.extensions import encrypt_password
+
+from provstore_psql_dos.connection import MAINTENANCE_DATABASE, connection_to, mask
+
+if TYPE_CHECKING:
+    from provstore_psql_dos.backend import PsqlDosBackend
+
+__all__ = ["provision", "quote_identifier"]
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$")
+
+
+def quote_identifier(name: str) -> str:
+    """Return ``name`` double-quoted for SQL; refuse names that are not plain identifiers (no injection).
+
+    :raises ConfigurationError: the name holds characters other than letters, digits, ``_``, ``$`` and ``-``.
+    """
+    if not _IDENTIFIER.match(name):
+        raise ConfigurationError(
+            f"invalid PostgreSQL name {name!r}: use letters, digits, '_', '$' or '-' (at most 63, not starting with "
+            "a digit)"
+        )
+    return f'"{name}"'
+
+
+def provision(
+    config: PsqlDosBackend.Configuration,
+    admin_username: str,
+    admin_password: str | None = None,
+) -> dict[str, bool]:
+    """Create the profile's login role (with its password) and its database owned by it, where missing.
+
+    Connects as ``admin_username`` to the same host and port. Returns which of the two were created.
+
+    :raises UnreachableStorage: the administrator cannot connect, or lacks the rights to create them.
+    """
+    from pydantic import SecretStr
+
+    role = quote_identifier(config.database_username)
+    database = quote_identifier(config.database_name)
+    admin = config.model_copy(
+        update={
+            "database_username": admin_username,
+            "database_password": SecretStr(admin_password) if admin_password is not None else None,
+        }
+    )
+    password = config.database_password.get_secret_value() if config.database_password is not None else None
+    created = {"role": False, "database": False}
+    with connection_to(admin, MAINTENANCE_DATABASE) as connection, connection.cursor() as cursor:
+        try:
+            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (config.database_username,))
+            if cursor.fetchone() is None:
+                if password is None:
+                    cursor.execute(f"CREATE ROLE {role} LOGIN")
+                else:
+                    # hashed by libpq (SCRAM) first: the plain password never reaches the server or its logs
+                    hashed = encrypt_password(password, config.database_username, connection)
+                    cursor.execute(f"CREATE ROLE {role} LOGIN PASSWORD %s", (hashed,))
+                created["role"] = True
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (config.database_name,))
+            if cursor.fetchone() is None:
+                cursor.execute(f"CREATE DATABASE {database} OWNER {role} ENCODING 'UTF8' TEMPLATE template0")
+                created["database"] = True
+        except psycopg2.Error as exc:
+            reason = mask(mask(str(exc).strip().splitlines()[0], password), admin_password)
+            raise UnreachableStorage(
+                f"administrator {admin_username!r} could not create role {config.database_username!r} or database "
+                f"{config.database_name!r} at {config.database_hostname}:{config.database_port}: {reason}"
+            ) from None
+    return created
