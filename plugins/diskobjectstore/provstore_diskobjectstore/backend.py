@@ -20,7 +20,6 @@ from typing import Any, BinaryIO
 
 import pydantic
 from disk_objectstore import CompressMode, Container
-from disk_objectstore.exceptions import NotInitialised
 from provstore.exceptions import ConfigurationError, UnreachableStorage, ValidationError
 from provstore.repository.abstract import AbstractRepositoryBackend, describe_validation_error, validate_key
 from pydantic import BaseModel, ConfigDict, Field
@@ -76,12 +75,14 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
 
     @contextlib.contextmanager
     def _open(self) -> Iterator[Container]:
-        """Yield the container and close its sessions afterwards; an uninitialised container is a clear error."""
-        try:
-            with self._container as container:
-                yield container
-        except NotInitialised:
-            raise self._not_initialised() from None
+        """Yield the container and close its sessions afterwards; an uninitialised container is a clear error.
+
+        (disk-objectstore itself raises ``FileNotFoundError`` for a missing index: mistakable for a missing object.)
+        """
+        if not self._container.is_initialised:
+            raise self._not_initialised()
+        with self._container as container:
+            yield container
 
     @contextlib.contextmanager
     def _pack_writer_lock(self) -> Iterator[None]:
