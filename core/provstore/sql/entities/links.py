@@ -1,0 +1,96 @@
+"""Links between nodes in an SQL storage: the rules of ``SCHEMA.md`` checked in the database, then one insert.
+
+Rules needing no lookup are in :func:`provstore.storage.entities.check_link`; here the
+uniqueness rules are checked with indexed queries and acyclicity with a recursive CTE
+(``UNION`` deduplicates, so the recursion ends even on a corrupt graph).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from provstore.exceptions import ValidationError
+from provstore.sql.entities.base import write_transaction
+from provstore.sql.models import DbLink, DbNode
+from provstore.storage.entities import ACYCLIC_FAMILIES, LINK_RULES, LinkTriple, LinkType, check_link
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
+    from sqlalchemy.orm import Session
+
+    from provstore.sql.entities.nodes import SqlNode
+    from provstore.storage.entities import Node
+
+__all__ = ["add_link", "get_links", "reaches"]
+
+
+def add_link(backend: Any, source: Node, target: SqlNode, link_type: LinkType | str, label: str) -> None:
+    """Write the link ``source -> target`` if it breaks no rule, else raise ValidationError and write nothing."""
+    link_type = check_link(source, target, link_type, label)
+    if getattr(source, "backend", None) is not backend:
+        raise ValidationError("cannot link nodes of different storages")
+    with write_transaction(backend, f"link node {source.pk} to node {target.pk}") as session:
+        problem = _violation(session, source.pk, target.pk, link_type, label)
+        if problem is not None:
+            raise ValidationError(
+                f"cannot add {link_type.value!r} link {label!r} from node {source.pk} to node {target.pk}: {problem}"
+            )
+        session.add(DbLink(input_id=source.pk, output_id=target.pk, type=link_type.value, label=label))
+
+
+def _violation(session: Session, source: int, target: int, link_type: LinkType, label: str) -> str | None:
+    """Return why the link may not be added, or None if it may."""
+    rule = LINK_RULES[link_type]
+    family = [item.value for item in sorted(rule.family)]
+
+    def exists(*conditions: sa.ColumnElement[bool]) -> bool:
+        return session.scalar(sa.select(DbLink.id).where(*conditions).limit(1)) is not None
+
+    same_label = DbLink.label == label
+    if exists(DbLink.input_id == source, DbLink.output_id == target, DbLink.type == link_type.value, same_label):
+        return "the link already exists"
+    if rule.single_incoming and exists(DbLink.output_id == target, DbLink.type.in_(family)):
+        return f"node {target} already has an incoming {' or '.join(family)} link (at most one is allowed)"
+    if rule.unique_incoming_label and exists(DbLink.output_id == target, DbLink.type.in_(family), same_label):
+        return f"node {target} already has an incoming {' or '.join(family)} link labelled {label!r}"
+    if rule.unique_outgoing_label and exists(DbLink.input_id == source, DbLink.type == link_type.value, same_label):
+        return f"node {source} already has an outgoing {link_type.value!r} link labelled {label!r}"
+    for acyclic in ACYCLIC_FAMILIES:
+        if link_type in acyclic and reaches(session, target, source, [item.value for item in acyclic]):
+            names = "/".join(sorted(item.value for item in acyclic))
+            return f"it would create a cycle: node {source} is already reachable from node {target} via {names} links"
+    return None
+
+
+def reaches(session: Session, start: int, goal: int, link_types: Collection[str]) -> bool:
+    """Return whether ``goal`` is reachable from ``start`` following links of ``link_types`` forwards."""
+    reachable = sa.select(sa.cast(sa.literal(start), sa.Integer).label("id")).cte("reachable", recursive=True)
+    step = (
+        sa.select(DbLink.output_id)
+        .join(reachable, DbLink.input_id == reachable.c.id)
+        .where(DbLink.type.in_(list(link_types)))
+    )
+    reachable = reachable.union(step)
+    return session.scalar(sa.select(reachable.c.id).where(reachable.c.id == goal).limit(1)) is not None
+
+
+def get_links(
+    node: SqlNode, *, incoming: bool, link_type: LinkType | str | None, link_label: str | None
+) -> list[LinkTriple]:
+    """Return the links into (``incoming``) or out of ``node`` as triples naming the node at the other end."""
+    if not node.is_stored:
+        return []
+    this, other = (DbLink.output_id, DbLink.input_id) if incoming else (DbLink.input_id, DbLink.output_id)
+    statement = sa.select(DbNode, DbLink.type, DbLink.label).join(DbLink, other == DbNode.id).where(this == node.pk)
+    if link_type is not None:
+        try:
+            statement = statement.where(DbLink.type == LinkType(link_type).value)
+        except ValueError:
+            raise ValidationError(f"unknown link type {link_type!r}") from None
+    if link_label is not None:
+        statement = statement.where(DbLink.label == link_label)
+    rows = node.backend.get_session().execute(statement.order_by(DbLink.id)).all()
+    return [LinkTriple(type(node)(node.backend, model), LinkType(kind), label) for model, kind, label in rows]
