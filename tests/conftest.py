@@ -11,3 +11,36 @@ def isolated_config_dir(tmp_path_factory, monkeypatch):
     path = tmp_path_factory.mktemp("provstore_config")
     monkeypatch.setenv("PROVSTORE_CONFIG_DIR", str(path))
     return path
+
+
+# ----------------------------------------------------------------------------- SQL storage backends
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test using ``storage`` once per available SQL backend.
+
+    Conformance-kit classes (they set ``backend``) are left alone: the kit's fixtures build their storage.
+    """
+    if "sql_backend" in metafunc.fixturenames and not getattr(metafunc.cls, "backend", None):
+        from provstore.testing.profiles import available_sql_backends
+
+        metafunc.parametrize("sql_backend", available_sql_backends())
+
+
+@pytest.fixture
+def sql_backend() -> str | None:
+    """Return the SQL backend under test (set by parametrisation; None in conformance-kit classes)."""
+    return None
+
+
+@pytest.fixture
+def storage(request: pytest.FixtureRequest, sql_backend: str | None, tmp_path):
+    """Yield an initialised, open storage of ``sql_backend`` (profile from ``make_profile``); closed after."""
+    if sql_backend is None:
+        yield request.getfixturevalue("storage_factory")()
+        return
+    from provstore.testing.profiles import make_profile
+
+    profile = make_profile(sql_backend, tmp_path)
+    profile.storage_cls.initialise(profile)
+    backend = profile.storage_cls(profile)
+    yield backend
+    backend.close()

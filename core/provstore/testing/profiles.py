@@ -1,0 +1,55 @@
+"""Ready-made test profiles for the built-in SQL storage backends, with every file under a temporary folder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from provstore.config import Profile
+from provstore.exceptions import PluginNotFound
+
+__all__ = ["TEST_USER_EMAIL", "available_sql_backends", "make_profile"]
+
+TEST_USER_EMAIL = "tester@provstore.test"
+"""Default user of every test profile."""
+
+
+def _sqlite_temp(folder: Path, extra: dict[str, Any]) -> dict[str, Any]:
+    return {"backend": "core.sqlite_temp", "config": {"filepath": str(folder), **extra}}
+
+
+def _sqlite_dos(folder: Path, extra: dict[str, Any]) -> dict[str, Any]:
+    return {"backend": "core.sqlite_dos", "config": {"filepath": str(folder / "storage"), **extra}}
+
+
+_BUILDERS: dict[str, Callable[[Path, dict[str, Any]], dict[str, Any]]] = {
+    "core.sqlite_temp": _sqlite_temp,
+    "core.sqlite_dos": _sqlite_dos,
+}
+"""Backend name -> function returning the profile's ``storage`` section for a folder and extra settings."""
+
+
+def make_profile(backend_name: str, tmp_path: str | Path, **extra: Any) -> Profile:
+    """Return an (uninitialised) profile of ``backend_name`` whose files live under ``tmp_path``.
+
+    ``extra`` are additional settings of the storage backend's configuration (e.g. ``busy_timeout=5``).
+
+    :raises PluginNotFound: ``backend_name`` is not a built-in SQL backend known here.
+    """
+    try:
+        builder = _BUILDERS[backend_name]
+    except KeyError:
+        raise PluginNotFound(
+            f"no test profile recipe for storage backend {backend_name!r}; known: {', '.join(_BUILDERS)}"
+        ) from None
+    storage = builder(Path(tmp_path), extra)
+    return Profile(f"test-{backend_name.replace('.', '-')}", {"storage": storage, "default_user_email": TEST_USER_EMAIL})
+
+
+def available_sql_backends() -> list[str]:
+    """Return the built-in SQL backends that have a recipe here and whose plugin is installed."""
+    from provstore.plugins import get_plugin_manager
+
+    installed = set(get_plugin_manager().backend_names("storage"))
+    return [name for name in _BUILDERS if name in installed]
