@@ -44,7 +44,9 @@ def make_profile(backend_name: str, tmp_path: str | Path, **extra: Any) -> Profi
             f"no test profile recipe for storage backend {backend_name!r}; known: {', '.join(_BUILDERS)}"
         ) from None
     storage = builder(Path(tmp_path), extra)
-    return Profile(f"test-{backend_name.replace('.', '-')}", {"storage": storage, "default_user_email": TEST_USER_EMAIL})
+    return Profile(
+        f"test-{backend_name.replace('.', '-')}", {"storage": storage, "default_user_email": TEST_USER_EMAIL}
+    )
 
 
 def available_sql_backends() -> list[str]:
