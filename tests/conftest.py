@@ -22,7 +22,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "sql_backend" in metafunc.fixturenames and not getattr(metafunc.cls, "backend", None):
         from provstore.testing.profiles import available_sql_backends
 
-        metafunc.parametrize("sql_backend", available_sql_backends())
+        backends = available_sql_backends()
+        marks = {"core.psql_dos": pytest.mark.postgres}
+        metafunc.parametrize(
+            "sql_backend", [pytest.param(name, marks=marks.get(name, ()), id=name) for name in backends]
+        )
 
 
 @pytest.fixture
@@ -39,7 +43,8 @@ def storage(request: pytest.FixtureRequest, sql_backend: str | None, tmp_path):
         return
     from provstore.testing.profiles import make_profile
 
-    profile = make_profile(sql_backend, tmp_path)
+    extra = request.getfixturevalue("pg_database") if sql_backend == "core.psql_dos" else {}
+    profile = make_profile(sql_backend, tmp_path, **extra)
     profile.storage_cls.initialise(profile)
     backend = profile.storage_cls(profile)
     yield backend

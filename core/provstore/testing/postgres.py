@@ -139,6 +139,16 @@ class PostgresServer:
             auth += ":" + quote(self._password, safe="")
         return f"postgresql://{auth}@{self.host}:{self.port}/{quote(dbname or self.dbname, safe='')}"
 
+    def storage_config(self, dbname: str) -> dict[str, Any]:
+        """Return the connection settings of database ``dbname`` as a ``core.psql_dos`` configuration expects them."""
+        return {
+            "database_hostname": self.host,
+            "database_port": self.port,
+            "database_username": self.user,
+            "database_password": self._password,
+            "database_name": dbname,
+        }
+
     def connect(self, dbname: str | None = None) -> Any:
         """Return a new autocommit psycopg2 connection to ``dbname``."""
         try:

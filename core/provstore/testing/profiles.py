@@ -23,9 +23,15 @@ def _sqlite_dos(folder: Path, extra: dict[str, Any]) -> dict[str, Any]:
     return {"backend": "core.sqlite_dos", "config": {"filepath": str(folder / "storage"), **extra}}
 
 
+def _psql_dos(folder: Path, extra: dict[str, Any]) -> dict[str, Any]:
+    """``extra`` must hold the connection settings, e.g. those of the ``pg_database`` pytest fixture."""
+    return {"backend": "core.psql_dos", "config": {"repository_uri": str(folder / "repository"), **extra}}
+
+
 _BUILDERS: dict[str, Callable[[Path, dict[str, Any]], dict[str, Any]]] = {
     "core.sqlite_temp": _sqlite_temp,
     "core.sqlite_dos": _sqlite_dos,
+    "core.psql_dos": _psql_dos,
 }
 """Backend name -> function returning the profile's ``storage`` section for a folder and extra settings."""
 

@@ -171,3 +171,18 @@ def pg_cluster() -> Iterator[PostgresServer]:
         pytest.fail(f"{exc} (or skip these tests with -m 'not postgres')", pytrace=False)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def pg_database(pg_cluster: PostgresServer) -> Iterator[dict[str, Any]]:
+    """Create a fresh database on :func:`pg_cluster` for one test and drop it afterwards.
+
+    Returns its connection settings in the form of a ``core.psql_dos`` configuration (``database_hostname``,
+    ``database_port``, ``database_username``, ``database_password``, ``database_name``).
+    """
+    import uuid
+
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    pg_cluster.create_database(name)
+    yield pg_cluster.storage_config(name)
+    pg_cluster.drop_database(name)
