@@ -50,7 +50,6 @@ def validate_backend_config(backend_cls: type, config: dict[str, Any]) -> pydant
 def config_to_dict(configuration: pydantic.BaseModel) -> dict[str, Any]:
     """Return the JSON-ready dictionary of a validated configuration, with secrets in clear (to store them)."""
     import pydantic
-    import pydantic_core
 
     def reveal(value: Any) -> Any:
         if isinstance(value, pydantic.SecretStr | pydantic.SecretBytes):
@@ -61,4 +60,4 @@ def config_to_dict(configuration: pydantic.BaseModel) -> dict[str, Any]:
             return [reveal(item) for item in value]
         return value
 
-    return pydantic_core.to_jsonable_python(reveal(configuration.model_dump(mode="python")))
+    return pydantic.TypeAdapter(Any).dump_python(reveal(configuration.model_dump(mode="python")), mode="json")
