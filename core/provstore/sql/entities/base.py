@@ -129,8 +129,6 @@ class SqlEntity(Entity):
                 return None
             model = self._backend.get_session().get(reference.MODEL, value)
             return None if model is None else reference(self._backend, model)
-        if isinstance(value, datetime.datetime) and value.tzinfo is None:
-            return value.replace(tzinfo=datetime.timezone.utc)  # SQLite returns naive UTC
         return value
 
     def _set_field(self, name: str, value: Any) -> None:
@@ -168,12 +166,14 @@ class SqlEntity(Entity):
                 return str(uuid_module.UUID(str(value)))
             except ValueError:
                 raise ValidationError(f"{self.ENTITY_NAME} uuid {value!r} is not a valid UUID") from None
+        if isinstance(column.type, sa.JSON):
+            return clean_json_dict(value, name)  # errors name the key path, e.g. "attributes.a.b"
         return _validate_type(column.type, value, f"{self.ENTITY_NAME} field {name!r}")
 
 
 def _validate_type(column_type: TypeEngine[Any], value: Any, where: str) -> Any:
-    if isinstance(column_type, sa.JSON):
-        return clean_json_dict(value, where)
+    if isinstance(column_type, sa.TypeDecorator):  # e.g. UtcDateTime
+        column_type = column_type.impl_instance
     if isinstance(column_type, sa.Boolean):
         if not isinstance(value, bool):
             raise ValidationError(f"{where} must be a bool, got {type(value).__name__}")
