@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,7 @@ def config(tmp_path: Path) -> dict[str, Any]:
 
 
 @pytest.fixture
-def repository(config: dict[str, Any]) -> DiskObjectStoreRepositoryBackend:
+def repository(config: dict[str, Any]) -> Iterator[DiskObjectStoreRepositoryBackend]:
     """Return an initialised, empty repository built from :func:`config`."""
     repository = DiskObjectStoreRepositoryBackend.from_config(config)
     repository.initialise()
