@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -88,7 +87,7 @@ class _SetupGroup(click.Group):
 
 
 def _setup_command(backend: str, storage_cls: type) -> click.Command:
-    from provstore.cli.config_options import collect_values, field_options
+    from provstore.cli.config_options import collect_values, field_options, stdin_is_tty
 
     config_options = field_options(storage_cls.Configuration, _CONFIG_PREFIX)
     setup_model = getattr(storage_cls, "SetupOptions", None)
@@ -99,7 +98,7 @@ def _setup_command(backend: str, storage_cls: type) -> click.Command:
 
         config = Config.load()  # fails on a broken file before anything is created
         if profile_name is None:
-            if not sys.stdin.isatty():
+            if not stdin_is_tty():
                 raise click.UsageError("missing option --profile-name")
             profile_name = click.prompt("Profile name (--profile-name)")
         if profile_name in config.profile_names:
@@ -233,11 +232,13 @@ def delete_profile(name: str, force: bool, keep_data: bool) -> None:
 
     config = Config.load()
     selected = config.get_profile(name)
-    what = "profile" if keep_data else "profile and ALL its data"
+    what = f"profile {name!r}" + ("" if keep_data else " and ALL its data")
     if not force:
-        if not sys.stdin.isatty():
-            raise click.UsageError(f"refusing to delete {what} {name!r} without confirmation; use --force")
-        click.confirm(f"Delete {what} {name!r}?", abort=True)
+        from provstore.cli.config_options import stdin_is_tty
+
+        if not stdin_is_tty():
+            raise click.UsageError(f"refusing to delete {what} without confirmation; use --force")
+        click.confirm(f"Delete {what}?", abort=True)
     if not keep_data:
         try:
             storage_cls = selected.storage_cls

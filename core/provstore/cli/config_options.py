@@ -18,7 +18,7 @@ import click
 import pydantic
 from pydantic.fields import FieldInfo
 
-__all__ = ["FieldOption", "collect_values", "describe_field", "field_options"]
+__all__ = ["FieldOption", "collect_values", "describe_field", "field_options", "stdin_is_tty"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,11 @@ class FieldOption:
     option: click.Option
     secret: bool
     json_value: bool
+
+
+def stdin_is_tty() -> bool:
+    """Return whether standard input is a terminal, i.e. whether the command may prompt the user."""
+    return sys.stdin.isatty()
 
 
 def _unwrap_optional(annotation: Any) -> Any:
@@ -99,7 +104,7 @@ def collect_values(options: list[FieldOption], params: dict[str, Any], prefix: s
     is a usage error naming the option. ``context`` says who needs the value, for that message.
     """
     values: dict[str, Any] = {}
-    interactive = sys.stdin.isatty()
+    interactive = stdin_is_tty()
     for item in options:
         value = params.get(f"{prefix}{item.field_name}")
         if value is None and item.field.is_required():

@@ -36,7 +36,23 @@ def _user_error_message(exc: BaseException) -> str | None:
 class ProvstoreGroup(click.Group):
     """Root group: turns user errors into one ``Error: ...`` line and adds the plugins' commands on first use."""
 
-    _plugin_commands_loaded = False
+    _commands_manager: object = None
+    _plugin_command_names: frozenset[str] = frozenset()
+
+    def _load_plugin_commands(self) -> None:
+        """Add the commands of the current plugin manager's plugins (again, if the manager was reset)."""
+        from provstore.plugins import get_plugin_manager
+
+        manager = get_plugin_manager()
+        if self._commands_manager is manager:
+            return
+        for name in self._plugin_command_names:
+            self.commands.pop(name, None)
+        before = set(self.commands)
+        for warning in manager.register_commands(self):
+            click.echo(f"Warning: {warning}", err=True)
+        self._plugin_command_names = frozenset(set(self.commands) - before)
+        self._commands_manager = manager
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command, reporting a provstore (or validation) error as one line with exit code 1."""
@@ -46,16 +62,8 @@ class ProvstoreGroup(click.Group):
             message = _user_error_message(exc)
             if message is None or os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
                 raise
-            raise click.ClickException(message.splitlines()[0] if message.strip() else message) from None
-
-    def _load_plugin_commands(self) -> None:
-        if self._plugin_commands_loaded:
-            return
-        self._plugin_commands_loaded = True
-        from provstore.plugins import get_plugin_manager
-
-        for warning in get_plugin_manager().register_commands(self):
-            click.echo(f"Warning: {warning}", err=True)
+            lines = message.strip().splitlines()
+            raise click.ClickException(lines[0] if lines else type(exc).__name__) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._load_plugin_commands()

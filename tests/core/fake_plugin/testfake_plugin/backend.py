@@ -101,3 +101,9 @@ class FakeStorage(StorageBackend):
     in_transaction = property(_not_supported)
     query = transaction = bulk_insert = bulk_update = delete_nodes_and_connections = _not_supported
     get_global_variable = set_global_variable = get_repository = _clear = _not_supported
+
+
+class HiddenStorage(FakeStorage):
+    """Test storage that ``profile setup`` must not offer."""
+
+    cli_exposed = False

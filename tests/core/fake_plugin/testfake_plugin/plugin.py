@@ -10,7 +10,10 @@ from provstore.hookspecs import BackendSpec
 @hookimpl
 def provstore_storage_backends() -> list[BackendSpec]:
     """Provide the folder-backed test storage."""
-    return [BackendSpec("testfake.store", "testfake_plugin.backend:FakeStorage", "Test storage kept in a folder.")]
+    return [
+        BackendSpec("testfake.store", "testfake_plugin.backend:FakeStorage", "Test storage kept in a folder."),
+        BackendSpec("testfake.hidden", "testfake_plugin.backend:HiddenStorage", "Test storage not offered by setup."),
+    ]
 
 
 @hookimpl
