@@ -1,0 +1,379 @@
+"""SQL for JSON values, text and lists, written per dialect so that SQLite and PostgreSQL give identical answers.
+
+Semantics shared by both dialects (``docs/querying.md`` is the user-facing version):
+
+- a path resolves only through objects (key segments) and lists (index segments); anything else is *missing*;
+- ``==`` is JSON equality: types must match (``1 == 1.0`` but ``1 != "1"`` and ``true != 1``), lists and objects
+  compare deeply; ``None`` matches a JSON ``null`` that is present;
+- ordering comparisons and ``like`` only match values of the operand's JSON type (number or string); strings
+  compare by code point;
+- ``contains`` is PostgreSQL's ``@>`` (objects: recursive subset of keys; lists: every element of the operand is
+  matched by some element), ``has_key`` tests that an object has a key;
+- every predicate is true or false, never SQL NULL, so ``not`` is an exact complement.
+
+On PostgreSQL, ``==``, ``in`` and ``contains`` include a ``column @> {...}`` term that the GIN
+``jsonb_path_ops`` index on ``attributes``/``extras`` can serve. On SQLite, ``contains`` and deep equality
+are expanded in Python into per-path ``json_type``/``json_extract`` tests and ``json_each`` searches, because
+the operand is known when the query is built.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    ColumnElement,
+    Integer,
+    Numeric,
+    String,
+    and_,
+    any_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
+
+from provstore.exceptions import ValidationError
+from provstore.sql.query.fields import JsonPath
+
+__all__ = ["Dialect", "PostgresDialect", "SqliteDialect", "dialect_for", "like_pattern"]
+
+_COMPARATORS = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def like_pattern(pattern: object) -> str:
+    """Return ``pattern`` if it is a valid LIKE pattern (``%`` any run, ``_`` one character, ``\\`` escapes).
+
+    :raises ValidationError: it is not a string or ends with a lone backslash.
+    """
+    if not isinstance(pattern, str):
+        raise ValidationError(f"like patterns are strings, got {pattern!r}")
+    if "\x00" in pattern:
+        raise ValidationError("like patterns cannot contain the NUL character")
+    trailing = len(pattern) - len(pattern.rstrip("\\"))
+    if trailing % 2:
+        raise ValidationError(f"like pattern {pattern!r} ends with an unfinished escape '\\'")
+    return pattern
+
+
+def is_number(value: Any) -> bool:
+    """Return whether ``value`` is a JSON number (bool excluded)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class Dialect:
+    """The dialect-specific parts of a query: JSON predicates, JSON projections, ordering, text and list tests."""
+
+    name: str
+
+    # ---------------------------------------------------------------------------------------- text and lists
+    def text_compare(self, column: ColumnElement[Any], op: str, value: str) -> ColumnElement[bool]:
+        """Return ``column <op> value`` comparing strings by code point."""
+        return _COMPARATORS[op](column, value)
+
+    def like(self, expression: ColumnElement[Any], pattern: str, insensitive: bool) -> ColumnElement[bool]:
+        """Return a case-sensitive (or ASCII-case-insensitive) LIKE test of a text expression."""
+        raise NotImplementedError
+
+    def in_values(self, column: ColumnElement[Any], values: list[Any]) -> ColumnElement[bool]:
+        """Return ``column IN values`` as a single bound parameter, so that huge lists stay linear."""
+        raise NotImplementedError
+
+    def text_order_key(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        """Return the expression that orders a text column by code point."""
+        return column
+
+    # ------------------------------------------------------------------------------------------------ JSON
+    def json_value(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[Any]:
+        """Return the JSON value at ``path`` of ``doc`` (SQL NULL when missing), for projections."""
+        raise NotImplementedError
+
+    def decode(self, value: Any) -> Any:
+        """Return the Python value of a fetched :meth:`json_value` result."""
+        return value
+
+    def json_eq(self, doc: ColumnElement[Any], path: JsonPath, value: Any) -> ColumnElement[bool]:
+        """Return whether the value at ``path`` equals the JSON ``value`` (type-exact, deep)."""
+        raise NotImplementedError
+
+    def json_compare(self, doc: ColumnElement[Any], path: JsonPath, op: str, value: Any) -> ColumnElement[bool]:
+        """Return ``value_at_path <op> value`` for a number or a string operand; other JSON types never match."""
+        raise NotImplementedError
+
+    def json_like(
+        self, doc: ColumnElement[Any], path: JsonPath, pattern: str, insensitive: bool
+    ) -> ColumnElement[bool]:
+        """Return whether the value at ``path`` is a string matching ``pattern``."""
+        raise NotImplementedError
+
+    def json_has_key(self, doc: ColumnElement[Any], path: JsonPath, key: str) -> ColumnElement[bool]:
+        """Return whether the value at ``path`` is an object with ``key``."""
+        raise NotImplementedError
+
+    def json_contains(self, doc: ColumnElement[Any], path: JsonPath, value: dict | list) -> ColumnElement[bool]:
+        """Return whether the value at ``path`` contains ``value`` (PostgreSQL ``@>`` semantics)."""
+        raise NotImplementedError
+
+    def json_is_null(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[bool]:
+        """Return whether the value at ``path`` is missing or JSON null."""
+        raise NotImplementedError
+
+    def json_order_keys(self, doc: ColumnElement[Any], path: JsonPath) -> list[ColumnElement[Any]]:
+        """Return sort keys ordering JSON values: numbers, then strings, then false/true, then everything else."""
+        raise NotImplementedError
+
+
+# ------------------------------------------------------------------------------------------------ PostgreSQL
+def _jsonpath(path: JsonPath) -> str:
+    """Return a strict SQL/JSON path for validated segments (keys are quoted; they hold no quote or backslash)."""
+    return "strict $" + "".join(f'."{segment}"' if isinstance(segment, str) else f"[{segment}]" for segment in path)
+
+
+def _wrap(path: JsonPath, value: Any) -> Any:
+    """Return the document that has ``value`` at ``path`` (list indexes become one-element lists)."""
+    for segment in reversed(path):
+        value = {segment: value} if isinstance(segment, str) else [value]
+    return value
+
+
+def _jsonb(value: Any) -> ColumnElement[Any]:
+    return cast(literal(json.dumps(value), String), JSONB)
+
+
+class PostgresDialect(Dialect):
+    """PostgreSQL: jsonb operators and SQL/JSON paths; ``@>`` terms let the GIN ``jsonb_path_ops`` index help."""
+
+    name = "postgresql"
+
+    def text_compare(self, column: ColumnElement[Any], op: str, value: str) -> ColumnElement[bool]:
+        return _COMPARATORS[op](column.collate("C"), value)
+
+    def like(self, expression: ColumnElement[Any], pattern: str, insensitive: bool) -> ColumnElement[bool]:
+        if insensitive:  # lower() under the C collation folds ASCII only, like SQLite's lower()
+            return func.lower(expression.collate("C")).like(func.lower(literal(pattern, String).collate("C")))
+        return expression.like(literal(pattern, String))
+
+    def in_values(self, column: ColumnElement[Any], values: list[Any]) -> ColumnElement[bool]:
+        return column == any_(literal(values, ARRAY(column.type)))
+
+    def text_order_key(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        return column.collate("C")
+
+    def json_value(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[Any]:
+        if not path:
+            return doc
+        return func.jsonb_path_query_first(
+            doc, cast(literal(_jsonpath(path), String), JSONPATH), _jsonb({}), true(), type_=JSONB
+        )
+
+    def _text(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
+        """Return the text of a jsonb string."""
+        return value.op("#>>", return_type=String)(literal_column("'{}'", ARRAY(String)))
+
+    def _prefilter(self, doc: ColumnElement[Any], path: JsonPath, value: Any) -> ColumnElement[bool]:
+        """Return ``doc @> wrap(path, value)``: necessary for equality or containment at ``path``; GIN-indexable."""
+        return and_(doc.isnot(None), doc.op("@>", return_type=Boolean)(_jsonb(_wrap(path, value))))
+
+    def json_eq(self, doc: ColumnElement[Any], path: JsonPath, value: Any) -> ColumnElement[bool]:
+        if not path:
+            return and_(doc.isnot(None), doc == _jsonb(value))
+        prefilter = self._prefilter(doc, path, value)
+        if all(isinstance(segment, str) for segment in path) and not isinstance(value, (dict, list)):
+            return prefilter  # containment of a scalar under object keys is equality
+        return and_(prefilter, func.coalesce(self.json_value(doc, path) == _jsonb(value), false()))
+
+    def json_compare(self, doc: ColumnElement[Any], path: JsonPath, op: str, value: Any) -> ColumnElement[bool]:
+        found = self.json_value(doc, path)
+        kind = func.jsonb_typeof(found)
+        if is_number(value):
+            test = _COMPARATORS[op](cast(found, Numeric), literal(value))
+            return case((kind == "number", test), else_=false())
+        return case((kind == "string", _COMPARATORS[op](self._text(found).collate("C"), value)), else_=false())
+
+    def json_like(
+        self, doc: ColumnElement[Any], path: JsonPath, pattern: str, insensitive: bool
+    ) -> ColumnElement[bool]:
+        found = self.json_value(doc, path)
+        test = self.like(self._text(found), pattern, insensitive)
+        return case((func.jsonb_typeof(found) == "string", test), else_=false())
+
+    def json_has_key(self, doc: ColumnElement[Any], path: JsonPath, key: str) -> ColumnElement[bool]:
+        return self.json_value(doc, (*path, key)).isnot(None)
+
+    def json_contains(self, doc: ColumnElement[Any], path: JsonPath, value: dict | list) -> ColumnElement[bool]:
+        prefilter = self._prefilter(doc, path, value)
+        if all(isinstance(segment, str) for segment in path):
+            return prefilter
+        found = self.json_value(doc, path)
+        return and_(prefilter, func.coalesce(found.op("@>", return_type=Boolean)(_jsonb(value)), false()))
+
+    def json_is_null(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[bool]:
+        return func.coalesce(func.jsonb_typeof(self.json_value(doc, path)), "null") == "null"
+
+    def json_order_keys(self, doc: ColumnElement[Any], path: JsonPath) -> list[ColumnElement[Any]]:
+        found = self.json_value(doc, path)
+        kind = func.jsonb_typeof(found)
+        return [
+            case((kind == "number", 1), (kind == "string", 2), (kind == "boolean", 3), else_=4),
+            case((kind == "number", cast(found, Numeric))),
+            case((kind == "string", self._text(found).collate("C"))),
+            case((kind == "boolean", cast(found, Boolean))),
+        ]
+
+
+# ---------------------------------------------------------------------------------------------------- SQLite
+def _sqlite_path(path: JsonPath) -> str:
+    """Return an SQLite JSON path for validated segments (keys are quoted; they hold no quote)."""
+    return "$" + "".join(f'."{segment}"' if isinstance(segment, str) else f"[{segment}]" for segment in path)
+
+
+def _glob_pattern(pattern: str) -> str:
+    """Translate a LIKE pattern into the equivalent (case-sensitive) GLOB pattern."""
+    out: list[str] = []
+    chars = iter(pattern)
+    for char in chars:
+        if char == "\\":
+            char = next(chars)
+        elif char == "%":
+            out.append("*")
+            continue
+        elif char == "_":
+            out.append("?")
+            continue
+        out.append(f"[{char}]" if char in "*?[" else char)
+    return "".join(out)
+
+
+_NUMBER_TYPES = ("integer", "real")
+
+
+class SqliteDialect(Dialect):
+    """SQLite: ``json_type``/``json_extract`` per path (``json_type`` tells ``true`` from ``1``), ``json_each``."""
+
+    name = "sqlite"
+
+    def like(self, expression: ColumnElement[Any], pattern: str, insensitive: bool) -> ColumnElement[bool]:
+        if insensitive:  # lower() folds ASCII only; LIKE with an explicit escape, whatever case_sensitive_like says
+            return func.lower(expression).like(func.lower(literal(pattern, String)), escape="\\")
+        return expression.op("GLOB", return_type=Boolean)(literal(_glob_pattern(pattern), String))
+
+    def in_values(self, column: ColumnElement[Any], values: list[Any]) -> ColumnElement[bool]:
+        if not all(isinstance(value, (int, str)) for value in values):
+            return column.in_(values)
+        members = func.json_each(literal(json.dumps(values), String)).table_valued("value")
+        return column.in_(select(members.c.value))
+
+    def json_value(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[Any]:
+        if not path:
+            return doc
+        return doc.op("->", return_type=String)(literal(_sqlite_path(path), String))
+
+    def decode(self, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    @staticmethod
+    def _type(doc: ColumnElement[Any], path: ColumnElement[str]) -> ColumnElement[str]:
+        """Return the JSON type name at ``path`` ('missing' when absent), never NULL."""
+        return func.coalesce(func.json_type(doc, path), "missing")
+
+    @staticmethod
+    def _path(path: JsonPath) -> ColumnElement[str]:
+        return literal(_sqlite_path(path), String)
+
+    def _eq(self, doc: ColumnElement[Any], path: ColumnElement[str], value: Any) -> ColumnElement[bool]:
+        """Return JSON equality at an SQL path expression; objects and lists are expanded recursively."""
+        kind = self._type(doc, path)
+        if value is None:
+            return kind == "null"
+        if isinstance(value, bool):
+            return kind == ("true" if value else "false")
+        if is_number(value):
+            return and_(kind.in_(_NUMBER_TYPES), func.json_extract(doc, path) == literal(value))
+        if isinstance(value, str):
+            return and_(kind == "text", func.json_extract(doc, path) == literal(value, String))
+        if isinstance(value, dict):
+            members = func.json_each(doc, path).table_valued("key")
+            size = select(func.count()).select_from(members).correlate_except(members).scalar_subquery()
+            parts = [self._eq(doc, path.concat(f'."{key}"'), item) for key, item in value.items()]
+            return and_(kind == "object", size == len(value), *parts)
+        parts = [self._eq(doc, path.concat(f"[{index}]"), item) for index, item in enumerate(value)]
+        return and_(kind == "array", func.json_array_length(doc, path) == len(value), *parts)
+
+    def _contains(self, doc: ColumnElement[Any], path: ColumnElement[str], value: Any) -> ColumnElement[bool]:
+        """Return PostgreSQL ``@>`` semantics at an SQL path expression (scalars inside the operand: equality)."""
+        if isinstance(value, dict):
+            parts = [self._contains(doc, path.concat(f'."{key}"'), item) for key, item in value.items()]
+            return and_(self._type(doc, path) == "object", *parts)
+        if isinstance(value, list):
+            parts = []
+            for item in value:
+                element = func.json_each(doc, path).table_valued("fullkey").alias()
+                search = select(1).select_from(element).where(self._contains(doc, element.c.fullkey, item))
+                parts.append(exists(search.correlate_except(element)))
+            return and_(self._type(doc, path) == "array", *parts)
+        return self._eq(doc, path, value)
+
+    def json_eq(self, doc: ColumnElement[Any], path: JsonPath, value: Any) -> ColumnElement[bool]:
+        return self._eq(doc, self._path(path), value)
+
+    def json_compare(self, doc: ColumnElement[Any], path: JsonPath, op: str, value: Any) -> ColumnElement[bool]:
+        sql_path = self._path(path)
+        kind = self._type(doc, sql_path)
+        test = _COMPARATORS[op](func.json_extract(doc, sql_path), literal(value))
+        return and_(kind.in_(_NUMBER_TYPES) if is_number(value) else kind == "text", test)
+
+    def json_like(
+        self, doc: ColumnElement[Any], path: JsonPath, pattern: str, insensitive: bool
+    ) -> ColumnElement[bool]:
+        sql_path = self._path(path)
+        test = self.like(func.json_extract(doc, sql_path), pattern, insensitive)
+        return and_(self._type(doc, sql_path) == "text", test)
+
+    def json_has_key(self, doc: ColumnElement[Any], path: JsonPath, key: str) -> ColumnElement[bool]:
+        return func.json_type(doc, self._path((*path, key))).isnot(None)
+
+    def json_contains(self, doc: ColumnElement[Any], path: JsonPath, value: dict | list) -> ColumnElement[bool]:
+        return self._contains(doc, self._path(path), value)
+
+    def json_is_null(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[bool]:
+        return self._type(doc, self._path(path)).in_(("null", "missing"))
+
+    def json_order_keys(self, doc: ColumnElement[Any], path: JsonPath) -> list[ColumnElement[Any]]:
+        sql_path = self._path(path)
+        kind = self._type(doc, sql_path)
+        found = func.json_extract(doc, sql_path)
+        return [
+            case((kind.in_(_NUMBER_TYPES), 1), (kind == "text", 2), (kind.in_(("false", "true")), 3), else_=4),
+            case((kind.in_(_NUMBER_TYPES), found)),
+            case((kind == "text", found)),
+            case((kind == "true", literal(1, Integer)), (kind == "false", literal(0, Integer))),
+        ]
+
+
+_DIALECTS: dict[str, type[Dialect]] = {"sqlite": SqliteDialect, "postgresql": PostgresDialect}
+
+
+def dialect_for(name: str) -> Dialect:
+    """Return the query dialect of an SQLAlchemy dialect name.
+
+    :raises ValidationError: the database is neither SQLite nor PostgreSQL.
+    """
+    try:
+        return _DIALECTS[name]()
+    except KeyError:
+        raise ValidationError(f"queries support the dialects {', '.join(_DIALECTS)}, not {name!r}") from None

@@ -1,0 +1,319 @@
+"""The data set every query test runs on, inserted with ``bulk_insert``, plus an independent Python oracle.
+
+The oracle evaluates filters on the Python rows with the documented semantics; the tests compare each
+backend's answer with it (and a few answers are also spelled out by hand, so the oracle is checked too).
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from provstore.storage import EntityTypes
+
+SQL_INJECTION = "'; DROP TABLE db_dbnode; --"
+UTC = datetime.timezone.utc
+
+NODE_TYPES = {
+    "int": "data.core.int.Int.",
+    "dict": "data.core.dict.Dict.",
+    "calc": "process.calculation.calcjob.CalcJobNode.",
+    "work": "process.workflow.workchain.WorkChainNode.",
+    "weird": "database.not_data.",
+}
+
+# name -> (node type key, label, attributes, extras)
+NODES: dict[str, tuple[str, str, Any, Any]] = {
+    "n0": (
+        "int",
+        "alpha",
+        {
+            "x": 3,
+            "s": "3",
+            "f": 2.5,
+            "b": True,
+            "nul": None,
+            "nested": {"a": {"b": [1, 2, {"c": "deep"}]}},
+            "tags": ["red", "blue"],
+            "u": "ünïcødé ☃",
+            "sql": SQL_INJECTION,
+        },
+        {"score": 1, "note": "first"},
+    ),
+    "n1": (
+        "int",
+        "Alpha",
+        {"x": 2, "s": "10", "f": 1, "b": False, "nested": {"a": {"b": [3]}}, "tags": ["blue"], "u": "UNICODE"},
+        {"score": 2},
+    ),
+    "n2": (
+        "dict",
+        "beta",
+        {"x": "3", "b": 1, "nul": 0, "nested": {"a": {"b": "not a list"}}, "tags": "red"},
+        {"score": "2"},
+    ),
+    "n3": ("dict", "100%_done", {"x": 1.0, "s": "abc", "b": "true", "nested": {"a": None}, "tags": []}, {}),
+    "n4": ("calc", "100x_done", {}, {"note": None}),
+    "n5": (
+        "calc",
+        "gamma",
+        {"matrix": [[1, 2], [3]], "x": 10, "items": [{"k": 1, "v": "a"}, {"k": 2}], "s": "b"},
+        {"score": 3.5},
+    ),
+    "n6": ("work", "délta", {"x": True, "s": "ABC", "nested": {"a": {"b": {"0": "key zero"}}}}, {"score": None}),
+    "n7": ("work", "epsilon", {"x": -5, "s": "", "f": 1e10, "tags": ["red", "red"], "sql": "x"}, {}),
+    "n8": ("weird", "zeta", {"x": None, "s": "Z", SQL_INJECTION: 1}, {"score": 0}),
+    "n9": ("int", "eta", None, None),
+}
+
+# (source, target, type, label): a provenance chain, a workflow around it, and a cycle of a wrong link type
+LINKS = [
+    ("n0", "n5", "input_calc", "x"),
+    ("n5", "n1", "create", "result"),
+    ("n1", "n4", "input_calc", "y"),
+    ("n4", "n2", "create", "result"),
+    ("n6", "n5", "call_calc", "CALL"),
+    ("n6", "n1", "return", "out"),
+    ("n0", "n6", "input_work", "x"),
+    ("n2", "n0", "return", "loop"),  # nonsense in a valid graph, but must not make traversal loop
+    ("n3", "n7", "input_work", "z"),
+]
+
+GROUPS = {"g1": ["n0", "n1", "n2"], "g2": ["n2", "n5"], "empty": []}
+
+
+@dataclass
+class Dataset:
+    """The inserted data set: name → pk maps and the Python rows the oracle reads."""
+
+    users: dict[str, int] = field(default_factory=dict)
+    computers: dict[str, int] = field(default_factory=dict)
+    nodes: dict[str, int] = field(default_factory=dict)
+    groups: dict[str, int] = field(default_factory=dict)
+    node_rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def names(self, pks: list[int]) -> list[str]:
+        """Return the node names of ``pks``, sorted."""
+        reverse = {pk: name for name, pk in self.nodes.items()}
+        return sorted(reverse[pk] for pk in pks)
+
+    def select(self, storage: Any, filters: dict[str, Any]) -> list[str]:
+        """Return the sorted names of the nodes of ``storage`` matching ``filters``."""
+        return self.names(storage.query().append("node", filters=filters, project="id").all(flat=True))
+
+    def expected(self, filters: dict[str, Any]) -> list[str]:
+        """Return the sorted names of the nodes the oracle says match ``filters``."""
+        return self.names([pk for pk, row in self.node_rows.items() if matches(row, filters)])
+
+
+def populate(storage: Any) -> Dataset:
+    """Insert the data set into ``storage`` with ``bulk_insert`` and return its pks."""
+    data = Dataset()
+    user_rows = [
+        {"email": "ada@example.org", "first_name": "Ada", "institution": "EPFL"},
+        {"email": "bob@example.org", "first_name": "Bob", "institution": SQL_INJECTION},
+    ]
+    data.users = dict(
+        zip(["ada", "bob"], storage.bulk_insert(EntityTypes.USER, user_rows, allow_defaults=True), strict=True)
+    )
+    computer_rows = [
+        {"label": "daint", "hostname": "daint.cscs.ch", "metadata": {"cores": 12}},
+        {"label": "laptop", "hostname": "localhost", "metadata": {}},
+    ]
+    pks = storage.bulk_insert(EntityTypes.COMPUTER, computer_rows, allow_defaults=True)
+    data.computers = dict(zip(["daint", "laptop"], pks, strict=True))
+    node_rows = []
+    for index, (kind, label, attributes, extras) in enumerate(NODES.values()):
+        node_rows.append(
+            {
+                "uuid": f"00000000-0000-0000-0000-{index:012d}",
+                "node_type": NODE_TYPES[kind],
+                "process_type": "aiida.calculations:x" if kind == "calc" else None,
+                "label": label,
+                "ctime": datetime.datetime(2024, 1, 1 + index, tzinfo=UTC),
+                "attributes": attributes,
+                "extras": extras,
+                "user_id": data.users["ada" if index % 3 else "bob"],
+                "dbcomputer_id": data.computers["daint"] if kind == "calc" else None,
+            }
+        )
+    pks = storage.bulk_insert(EntityTypes.NODE, node_rows, allow_defaults=True)
+    data.nodes = dict(zip(NODES, pks, strict=True))
+    for pk, row in zip(pks, node_rows, strict=True):
+        data.node_rows[pk] = {**row, "id": pk}
+    link_rows = [
+        {"input_id": data.nodes[a], "output_id": data.nodes[b], "type": kind, "label": label}
+        for a, b, kind, label in LINKS
+    ]
+    storage.bulk_insert(EntityTypes.LINK, link_rows)
+    group_rows = [{"label": label, "user_id": data.users["ada"]} for label in GROUPS]
+    data.groups = dict(
+        zip(GROUPS, storage.bulk_insert(EntityTypes.GROUP, group_rows, allow_defaults=True), strict=True)
+    )
+    members = [
+        {"dbgroup_id": data.groups[group], "dbnode_id": data.nodes[node]}
+        for group, nodes in GROUPS.items()
+        for node in nodes
+    ]
+    storage.bulk_insert(EntityTypes.GROUP_NODE, members)
+    comments = [
+        {"dbnode_id": data.nodes["n0"], "user_id": data.users["bob"], "content": "looks wrong"},
+        {"dbnode_id": data.nodes["n0"], "user_id": data.users["ada"], "content": "fixed"},
+        {"dbnode_id": data.nodes["n5"], "user_id": data.users["ada"], "content": SQL_INJECTION},
+    ]
+    storage.bulk_insert(EntityTypes.COMMENT, comments, allow_defaults=True)
+    logs = [
+        {"dbnode_id": data.nodes["n5"], "loggername": "calc", "levelname": "ERROR", "message": "boom"},
+        {"dbnode_id": data.nodes["n5"], "loggername": "calc", "levelname": "INFO", "message": "ok"},
+    ]
+    storage.bulk_insert(EntityTypes.LOG, logs, allow_defaults=True)
+    auth = [{"aiidauser_id": data.users["ada"], "dbcomputer_id": data.computers["daint"], "auth_params": {"port": 22}}]
+    storage.bulk_insert(EntityTypes.AUTHINFO, auth, allow_defaults=True)
+    return data
+
+
+# ----------------------------------------------------------------------------------------------- the oracle
+_MISSING = object()
+
+
+def resolve(document: Any, path: str) -> Any:
+    """Return the value at a dotted path (digit segments index lists only), or ``_MISSING``."""
+    value = document
+    for segment in path.split(".") if path else []:
+        if segment.isdigit():
+            if not isinstance(value, list) or int(segment) >= len(value):
+                return _MISSING
+            value = value[int(segment)]
+        else:
+            if not isinstance(value, dict) or segment not in value:
+                return _MISSING
+            value = value[segment]
+    return value
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """JSON equality: types must match (bool is not a number), numbers by value, containers deeply."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+def json_contains(a: Any, b: Any) -> bool:
+    """PostgreSQL ``@>`` below the top level: objects by subset of keys, lists by every element matched."""
+    if isinstance(b, dict):
+        return isinstance(a, dict) and all(k in a and json_contains(a[k], v) for k, v in b.items())
+    if isinstance(b, list):
+        return isinstance(a, list) and all(any(json_contains(x, y) for x in a) for y in b)
+    return json_equal(a, b)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _like(value: str, pattern: str, insensitive: bool) -> bool:
+    regex = ""
+    escaped = False
+    for char in pattern:
+        if escaped:
+            regex += re.escape(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "%":
+            regex += ".*"
+        elif char == "_":
+            regex += "."
+        else:
+            regex += re.escape(char)
+    if insensitive:
+        value, regex = _ascii_lower(value), _ascii_lower(regex)
+    return re.fullmatch(regex, value, re.DOTALL) is not None
+
+
+def _ascii_lower(text: str) -> str:
+    return "".join(char.lower() if char.isascii() else char for char in text)
+
+
+def _compare(value: Any, op: str, operand: Any) -> bool:
+    if _is_number(operand):
+        if not _is_number(value):
+            return False
+    elif not isinstance(value, str) or not isinstance(operand, str):
+        return False
+    return {"<": value < operand, "<=": value <= operand, ">": value > operand, ">=": value >= operand}[op]
+
+
+def matches(row: dict[str, Any], filters: dict[str, Any]) -> bool:
+    """Return whether a node row satisfies ``filters`` under the documented semantics."""
+    return all(_entry(row, key, value) for key, value in filters.items())
+
+
+def _entry(row: dict[str, Any], key: str, value: Any) -> bool:
+    if key == "and":
+        return all(matches(row, item) for item in value)
+    if key == "or":
+        return any(matches(row, item) for item in value)
+    if key == "not":
+        return not matches(row, value)
+    operations = value if isinstance(value, dict) else {"==": value}
+    column, _, path = key.partition(".")
+    if column in ("attributes", "extras"):
+        found = resolve(row[column], path) if row[column] is not None else _MISSING
+        return all(_json_op(found, op, operand) for op, operand in operations.items())
+    return all(_column_op(row[column], op, operand) for op, operand in operations.items())
+
+
+def _json_op(found: Any, op: str, operand: Any) -> bool:
+    present = found is not _MISSING
+    if op == "==":
+        return present and json_equal(found, operand)
+    if op == "!=":
+        return not (present and json_equal(found, operand))
+    if op == "in":
+        return present and any(json_equal(found, item) for item in operand)
+    if op == "!in":
+        return not (present and any(json_equal(found, item) for item in operand))
+    if op in ("<", "<=", ">", ">="):
+        return present and _compare(found, op, operand)
+    if op in ("like", "ilike"):
+        return isinstance(found, str) and _like(found, operand, op == "ilike")
+    if op == "has_key":
+        return isinstance(found, dict) and operand in found
+    if op == "contains":
+        return present and json_contains(found, operand)
+    if op == "is_null":
+        return (found is _MISSING or found is None) == operand
+    raise AssertionError(op)
+
+
+def _column_op(found: Any, op: str, operand: Any) -> bool:
+    if op == "==":
+        return found == operand
+    if op == "!=":
+        return found != operand
+    if op == "in":
+        return found in operand
+    if op == "!in":
+        return found not in operand
+    if op in ("<", "<=", ">", ">="):
+        return (
+            found is not None
+            and {"<": found < operand, "<=": found <= operand, ">": found > operand, ">=": found >= operand}[op]
+        )
+    if op in ("like", "ilike"):
+        return found is not None and _like(found, operand, op == "ilike")
+    if op == "is_null":
+        return (found is None) == operand
+    if op == "of_type":
+        prefix = operand.rstrip(".")
+        return found is not None and (found == prefix or found.startswith(prefix + "."))
+    raise AssertionError(op)
