@@ -29,9 +29,9 @@ __all__ = ["add_link", "get_links", "reaches"]
 
 def add_link(backend: Any, source: Node, target: SqlNode, link_type: LinkType | str, label: str) -> None:
     """Write the link ``source -> target`` if it breaks no rule, else raise ValidationError and write nothing."""
-    link_type = check_link(source, target, link_type, label)
-    if getattr(source, "backend", None) is not backend:
+    if getattr(source, "backend", backend) is not backend:
         raise ValidationError("cannot link nodes of different storages")
+    link_type = check_link(source, target, link_type, label)
     with write_transaction(backend, f"link node {source.pk} to node {target.pk}") as session:
         problem = _violation(session, source.pk, target.pk, link_type, label)
         if problem is not None:
