@@ -8,6 +8,7 @@ for full maintenance.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
@@ -17,6 +18,7 @@ from provstore.exceptions import ConfigurationError
 from provstore.repository.abstract import describe_validation_error
 from provstore.sql import models
 from provstore.sql.backend import SqlStorageBackend
+from provstore.storage.entity_types import EntityTypes
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from sqlalchemy import Connection, Engine, Table, delete
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -152,9 +154,23 @@ class PsqlDosBackend(SqlStorageBackend):
         """Return the advisory lock of the profile's database."""
         return AdvisoryProfileLock(profile.name, cls._config(profile))
 
+    def bulk_insert(
+        self, entity_type: EntityTypes, rows: Iterable[dict[str, Any]], allow_defaults: bool = False
+    ) -> list[int]:
+        """Insert rows with ``COPY`` in chunks, in one transaction; return the new pks in input order.
+
+        :raises IntegrityError: a row has unknown or missing keys or violates a constraint; nothing is written.
+        :raises ValidationError: a value has the wrong type or cannot be stored; nothing is written.
+        """
+        self._local.rows_copied = 0  # position of the next chunk in the input, for error messages
+        return super().bulk_insert(entity_type, rows, allow_defaults)
+
     def _insert_chunk(self, connection: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:
         """Insert one chunk with ``COPY FROM STDIN`` (ids reserved from the sequence first); pks in input order."""
-        return copy_rows(connection, table, rows)
+        first = getattr(self._local, "rows_copied", 0)
+        pks = copy_rows(connection, table, rows, first_index=first)
+        self._local.rows_copied = first + len(rows)
+        return pks
 
     def _delete_node_chunk(self, connection: Connection, pks: list[int]) -> None:
         """Delete one chunk of nodes and everything attached to them, each statement with one array parameter."""

@@ -85,8 +85,10 @@ def _sequence(cursor: Any, table: Table) -> str:
     return name
 
 
-def copy_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+def copy_rows(connection: Connection, table: Table, rows: list[dict[str, Any]], first_index: int = 0) -> list[int]:
     """Insert complete rows (every column but ``id``) into ``table`` with one COPY; return their ids in order.
+
+    ``first_index`` is the position of ``rows[0]`` in the caller's whole input, for error messages.
 
     :raises ValidationError: a value has the wrong type or cannot be stored (NaN in JSON, NUL characters).
     :raises IntegrityError: a row violates a constraint (duplicate uuid, ...).
@@ -111,7 +113,7 @@ def copy_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) 
                 try:
                     fields.append(NULL if value is None and not is_json else encode(value))
                 except (TypeError, ValueError, AttributeError) as exc:
-                    raise ValidationError(f"{table.name} row {index}, column {name}: {exc}") from None
+                    raise ValidationError(f"{table.name} row {first_index + index}, column {name}: {exc}") from None
             write("\t".join(fields))
             write("\n")
         buffer.seek(0)
