@@ -108,6 +108,11 @@ class SqliteTempBackend(SqlStorageBackend):
         """Keep the inherited connection in a forked child: it is the child's own copy of the in-memory data."""
         if self.is_closed:
             return
+        connection = self._engine.raw_connection()
+        try:
+            connection.driver_connection.rollback()  # end the parent's open transaction in the child's copy
+        finally:
+            connection.close()
         self._session_factory = self._make_session_factory()
         self._local = type(self._local)()
 

@@ -1,0 +1,96 @@
+"""Transactions: the outermost level commits, nested levels are savepoints, an error undoes only its level."""
+
+from __future__ import annotations
+
+import pytest
+from provstore.exceptions import ClosedStorage
+
+
+def test_outermost_commits(storage):
+    assert not storage.in_transaction
+    with storage.transaction() as session:
+        assert storage.in_transaction
+        assert session is storage.get_session()
+        storage.set_global_variable("a", 1)
+    assert not storage.in_transaction
+    storage.get_session().rollback()  # nothing pending: the value was committed
+    assert storage.get_global_variable("a") == 1
+
+
+def test_error_rolls_back_everything_at_outermost_level(storage):
+    with pytest.raises(ZeroDivisionError), storage.transaction():
+        storage.set_global_variable("a", 1)
+        with storage.transaction():
+            storage.set_global_variable("b", 2)
+        1 / 0  # noqa: B018
+    assert not storage.in_transaction
+    for key in ("a", "b"):
+        with pytest.raises(KeyError):
+            storage.get_global_variable(key)
+
+
+def test_nested_error_rolls_back_only_its_savepoint(storage):
+    with storage.transaction():
+        storage.set_global_variable("outer", 1)
+        with pytest.raises(RuntimeError, match="inner"), storage.transaction():
+            storage.set_global_variable("inner", 2)
+            raise RuntimeError("inner")
+        assert storage.in_transaction
+        with storage.transaction():
+            storage.set_global_variable("sibling", 3)
+    assert storage.get_global_variable("outer") == 1
+    assert storage.get_global_variable("sibling") == 3
+    with pytest.raises(KeyError):
+        storage.get_global_variable("inner")
+
+
+def test_three_levels(storage):
+    with storage.transaction():
+        storage.set_global_variable("l1", 1)
+        with storage.transaction():
+            storage.set_global_variable("l2", 2)
+            with pytest.raises(ValueError), storage.transaction():
+                storage.set_global_variable("l3", 3)
+                raise ValueError
+            storage.set_global_variable("l2b", 22)
+    assert [storage.get_global_variable(k) for k in ("l1", "l2", "l2b")] == [1, 2, 22]
+    with pytest.raises(KeyError):
+        storage.get_global_variable("l3")
+
+
+def test_implicit_work_is_committed_when_a_transaction_opens(storage):
+    from provstore.sql.models import DbSetting
+
+    session = storage.get_session()
+    session.add(DbSetting(key="implicit", val="v", description=""))
+    session.flush()
+    with pytest.raises(KeyError), storage.transaction():
+        raise KeyError("abort the block, not the earlier work")
+    session.rollback()
+    assert storage.get_global_variable("implicit") == "v"
+
+
+def test_sessions_are_thread_bound(storage):
+    import threading
+
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(storage.get_session()))
+    thread.start()
+    thread.join()
+    assert seen[0] is not storage.get_session()
+
+
+def test_closed_storage_refuses_everything(storage):
+    storage.close()
+    for action in (
+        storage.get_session,
+        storage.transaction().__enter__,
+        lambda: storage.in_transaction,
+        lambda: storage.bulk_insert("user", []),
+        storage.get_repository,
+        lambda: storage.get_info(),
+        lambda: storage.maintain(),
+        lambda: storage.nodes,
+    ):
+        with pytest.raises(ClosedStorage):
+            action()
