@@ -33,7 +33,9 @@ def load_profile(name: str | None = None) -> Profile:
 def open_storage(profile: str | Profile | None = None) -> StorageBackend:
     """Open the storage of a profile (a name, a Profile, or None for the default profile), validating its config.
 
-    The result is a context manager that closes the storage on exit.
+    The storage configuration is validated here with the backend's ``Configuration``; the storage
+    backend builds (and validates) its repository itself. The result is a context manager that
+    closes the storage on exit.
 
     :raises ProfileNotFound: no such profile.
     :raises ConfigurationError: the profile's backend configuration is invalid (the field is named).
@@ -42,17 +44,12 @@ def open_storage(profile: str | Profile | None = None) -> StorageBackend:
     """
     from provstore.config import Profile, validate_backend_config
     from provstore.exceptions import ConfigurationError
-    from provstore.plugins import get_plugin_manager
 
     if not isinstance(profile, Profile):
         profile = load_profile(profile)
     storage_cls = profile.storage_cls
     try:
         validate_backend_config(storage_cls, profile.storage_config)
-        repository_name = profile.repository_backend
-        if repository_name is not None:
-            repository_cls = get_plugin_manager().get_repository_backend(repository_name)
-            validate_backend_config(repository_cls, profile.repository_config)
     except ConfigurationError as exc:
         raise ConfigurationError(f"profile {profile.name!r}: {exc}") from None
     return storage_cls(profile)

@@ -22,7 +22,7 @@ def two_profiles(run, fake_plugin, tmp_path):
 def test_info_of_default_and_selected_profile(run, two_profiles):
     result = run("storage", "info")
     assert result.exit_code == 0, result.output
-    assert result.output == "profile: main\nbackend: testfake.store\nentities:\n  nodes: 0\n"
+    assert result.output == "profile: main (testfake.store)\nentities:\n  nodes: 0\n"
     detailed = run("-p", "other", "storage", "info", "--detailed", "--json")
     assert json.loads(detailed.output) == {"entities": {"nodes": 0}, "folder": str(two_profiles / "other")}
 

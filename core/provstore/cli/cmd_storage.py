@@ -30,8 +30,7 @@ def info(state, detailed: bool, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))
     else:
-        click.echo(f"profile: {selected.name}")
-        click.echo(f"backend: {selected.storage_backend}")
+        click.echo(f"profile: {selected.name} ({selected.storage_backend})")
         echo_mapping(data)
 
 
