@@ -175,20 +175,20 @@ def populate(storage: Any) -> Dataset:
 
 
 # ----------------------------------------------------------------------------------------------- the oracle
-_MISSING = object()
+MISSING = object()
 
 
 def resolve(document: Any, path: str) -> Any:
-    """Return the value at a dotted path (digit segments index lists only), or ``_MISSING``."""
+    """Return the value at a dotted path (digit segments index lists only), or ``MISSING``."""
     value = document
     for segment in path.split(".") if path else []:
         if segment.isdigit():
             if not isinstance(value, list) or int(segment) >= len(value):
-                return _MISSING
+                return MISSING
             value = value[int(segment)]
         else:
             if not isinstance(value, dict) or segment not in value:
-                return _MISSING
+                return MISSING
             value = value[segment]
     return value
 
@@ -267,13 +267,13 @@ def _entry(row: dict[str, Any], key: str, value: Any) -> bool:
     operations = value if isinstance(value, dict) else {"==": value}
     column, _, path = key.partition(".")
     if column in ("attributes", "extras"):
-        found = resolve(row[column], path) if row[column] is not None else _MISSING
+        found = resolve(row[column], path) if row[column] is not None else MISSING
         return all(_json_op(found, op, operand) for op, operand in operations.items())
     return all(_column_op(row[column], op, operand) for op, operand in operations.items())
 
 
 def _json_op(found: Any, op: str, operand: Any) -> bool:
-    present = found is not _MISSING
+    present = found is not MISSING
     if op == "==":
         return present and json_equal(found, operand)
     if op == "!=":
@@ -291,7 +291,7 @@ def _json_op(found: Any, op: str, operand: Any) -> bool:
     if op == "contains":
         return present and json_contains(found, operand)
     if op == "is_null":
-        return (found is _MISSING or found is None) == operand
+        return (found is MISSING or found is None) == operand
     raise AssertionError(op)
 
 

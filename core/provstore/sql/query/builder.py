@@ -360,7 +360,7 @@ class QueryBuilder:
             ref = parse_field(table, entity, name)
             column = alias.c[ref.column.name]
             if ref.path:
-                expression = self.dialect.json_value(column, ref.path)
+                expression = self.dialect.json_projection(column, ref.path)
                 decode = self.dialect.decode
                 result.append(
                     _Projection(tag, name, [expression], lambda v, d=decode: d(v[0]), (tag, ref.column.name, ref.path))

@@ -100,11 +100,15 @@ class Dialect:
 
     # ------------------------------------------------------------------------------------------------ JSON
     def json_value(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[Any]:
-        """Return the JSON value at ``path`` of ``doc`` (SQL NULL when missing), for projections."""
+        """Return the JSON value at ``path`` of ``doc`` (SQL NULL when missing)."""
+        raise NotImplementedError
+
+    def json_projection(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[Any]:
+        """Return the JSON value at a non-empty ``path`` for projections: SQL NULL when missing or JSON null."""
         raise NotImplementedError
 
     def decode(self, value: Any) -> Any:
-        """Return the Python value of a fetched :meth:`json_value` result."""
+        """Return the Python value of a fetched :meth:`json_projection` result."""
         return value
 
     def json_eq(self, doc: ColumnElement[Any], path: JsonPath, value: Any) -> ColumnElement[bool]:
@@ -180,6 +184,9 @@ class PostgresDialect(Dialect):
         return func.jsonb_path_query_first(
             doc, cast(literal(_jsonpath(path), String), JSONPATH), _jsonb({}), true(), type_=JSONB
         )
+
+    def json_projection(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[Any]:
+        return func.nullif(self.json_value(doc, path), _jsonb(None), type_=JSONB)
 
     def _text(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
         """Return the text of a jsonb string."""
@@ -282,6 +289,9 @@ class SqliteDialect(Dialect):
         if not path:
             return doc
         return doc.op("->", return_type=String)(literal(_sqlite_path(path), String))
+
+    def json_projection(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[Any]:
+        return func.nullif(self.json_value(doc, path), literal("null", String), type_=String)
 
     def decode(self, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
