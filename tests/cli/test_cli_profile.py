@@ -34,7 +34,7 @@ def test_setup_options_are_generated_from_the_configuration(run, fake_plugin):
     for expected in (
         "--folder TEXT Folder of the storage. [required]",
         "--port INTEGER A port, to test integer options. [default: 5432]",
-        "--password TEXT A secret, to test masking. [default: null]",
+        "--password TEXT A secret, to test masking. --mode",
         "--mode [fast|safe]",
         "--engine-kwargs JSON A JSON option. [default: {}]",
         "--admin-password TEXT Admin secret used only during setup.",

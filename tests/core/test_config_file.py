@@ -6,6 +6,8 @@ import json
 import logging
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 from provstore.config import CONFIG_FILENAME, CONFIG_VERSION, Config, Profile, get_config_dir
@@ -156,3 +158,35 @@ def test_remove_and_set_default():
         config.set_default_profile("b")
     with pytest.raises(ProfileNotFound):
         config.remove_profile("b")
+
+
+def test_edit_saves_on_success_only(isolated_config_dir):
+    with Config.edit() as config:
+        config.add_profile(make_profile("kept"))
+    with pytest.raises(RuntimeError), Config.edit() as config:
+        config.add_profile(make_profile("dropped"))
+        raise RuntimeError("abort the edit")
+    assert Config.load().profile_names == ["kept"]
+
+
+def test_edit_refuses_a_broken_file(isolated_config_dir):
+    path = write_raw(isolated_config_dir, "{broken")
+    with pytest.raises(ConfigurationError, match="not valid JSON"), Config.edit():
+        pass
+    assert path.read_text() == "{broken"
+
+
+EDITOR = """
+import sys, time
+from provstore.config import Config, Profile
+with Config.edit() as config:
+    time.sleep(0.05)  # widen the read-modify-write window
+    config.add_profile(Profile(sys.argv[1], {"storage": {"backend": "core.sqlite_dos"}}))
+"""
+
+
+def test_concurrent_edits_lose_nothing():
+    names = [f"p{i}" for i in range(6)]
+    editors = [subprocess.Popen([sys.executable, "-c", EDITOR, name]) for name in names]
+    assert [editor.wait(timeout=60) for editor in editors] == [0] * len(names)
+    assert Config.load().profile_names == names

@@ -31,5 +31,5 @@ def presto(profile_name: str, email: str) -> None:
     new_profile = Profile(profile_name, {**attributes, "default_user_email": email})
     storage_cls = new_profile.storage_cls
     new_profile.storage_config.update(config_to_dict(validate_backend_config(storage_cls, new_profile.storage_config)))
-    create_profile(config, new_profile, set_default=True)
+    create_profile(new_profile, set_default=True)
     click.echo(f"Created default profile {profile_name!r} on {PRESTO_BACKEND} in {storage_dir}.")

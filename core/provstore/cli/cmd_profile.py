@@ -28,33 +28,30 @@ def profile() -> None:
 
 
 # ---------------------------------------------------------------------------------- setup
-def create_profile(
-    config: Config,
-    profile_obj: Profile,
-    *,
-    set_default: bool,
-    setup_options: Any = None,
-) -> None:
+def create_profile(profile_obj: Profile, *, set_default: bool, setup_options: Any = None) -> Config:
     """Prepare and initialise the storage of a new profile, then save it in the configuration file.
 
-    The storage is initialised before the file is written, so a failure leaves no profile
-    pointing at a storage that does not work. A backend may define the optional classmethod
-    ``setup_storage(profile, options)`` (options: its ``SetupOptions`` model) to create what the
-    storage needs first, e.g. a database role from admin credentials.
+    Runs under the configuration's edit lock. The storage is initialised before the profile is
+    saved, so a failure leaves no profile pointing at a storage that does not work. A backend may
+    define the optional classmethod ``setup_storage(profile, options)`` (options: an instance of
+    its ``SetupOptions`` model) to create what the storage needs first, e.g. a database role.
 
     :raises ConfigurationError: a profile of that name exists already.
     """
-    if profile_obj.name in config.profile_names:
-        raise ConfigurationError(f"profile {profile_obj.name!r} already exists; choose another name")
-    storage_cls = profile_obj.storage_cls
-    setup_storage = getattr(storage_cls, "setup_storage", None)
-    if setup_storage is not None:
-        setup_storage(profile_obj, setup_options)
-    storage_cls.initialise(profile_obj)
-    config.add_profile(profile_obj)
-    if set_default:
-        config.set_default_profile(profile_obj.name)
-    config.save()
+    from provstore.config import Config
+
+    with Config.edit() as config:
+        if profile_obj.name in config.profile_names:
+            raise ConfigurationError(f"profile {profile_obj.name!r} already exists; choose another name")
+        storage_cls = profile_obj.storage_cls
+        setup_storage = getattr(storage_cls, "setup_storage", None)
+        if setup_storage is not None:
+            setup_storage(profile_obj, setup_options)
+        storage_cls.initialise(profile_obj)
+        config.add_profile(profile_obj)
+        if set_default:
+            config.set_default_profile(profile_obj.name)
+    return config
 
 
 class _SetupGroup(click.Group):
@@ -83,10 +80,13 @@ class _SetupGroup(click.Group):
         storage_cls = get_plugin_manager().get_storage_backend(cmd_name)
         if not storage_cls.cli_exposed:
             raise ConfigurationError(f"backend {cmd_name!r} cannot be set up from the command line")
-        return _setup_command(cmd_name, storage_cls)
+        description = next(
+            row.description for row in get_plugin_manager().list_backends("storage") if row.name == cmd_name
+        )
+        return _setup_command(cmd_name, storage_cls, description)
 
 
-def _setup_command(backend: str, storage_cls: type) -> click.Command:
+def _setup_command(backend: str, storage_cls: type, description: str) -> click.Command:
     from provstore.cli.config_options import collect_values, field_options, stdin_is_tty
 
     config_options = field_options(storage_cls.Configuration, _CONFIG_PREFIX)
@@ -112,7 +112,7 @@ def _setup_command(backend: str, storage_cls: type) -> click.Command:
         if setup_model is not None:
             options = setup_model(**collect_values(setup_options, params, _SETUP_PREFIX, context=backend))
         new_profile = Profile(profile_name, attributes)
-        create_profile(config, new_profile, set_default=set_default, setup_options=options)
+        config = create_profile(new_profile, set_default=set_default, setup_options=options)
         default = " (default)" if config.default_profile_name == profile_name else ""
         click.echo(f"Created profile {profile_name!r}{default} on {backend}.")
 
@@ -123,13 +123,12 @@ def _setup_command(backend: str, storage_cls: type) -> click.Command:
         *(item.option for item in config_options),
         *(item.option for item in setup_options),
     ]
-    description = (storage_cls.__doc__ or "").strip().splitlines()
     return click.Command(
         backend,
         callback=callback,
         params=params,
-        help=f"Create a profile on the {backend} storage backend and initialise its storage.",
-        short_help=description[0] if description else None,
+        help=f"Create a profile on {backend} and initialise its storage.\n\n{backend}: {description}",
+        short_help=description,
     )
 
 
@@ -212,9 +211,8 @@ def set_default(name: str) -> None:
     """Make profile NAME the default profile."""
     from provstore.config import Config
 
-    config = Config.load()
-    config.set_default_profile(name)
-    config.save()
+    with Config.edit() as config:
+        config.set_default_profile(name)
     click.echo(f"Profile {name!r} is now the default.")
 
 
@@ -230,8 +228,7 @@ def delete_profile(name: str, force: bool, keep_data: bool) -> None:
     """
     from provstore.config import Config
 
-    config = Config.load()
-    selected = config.get_profile(name)
+    selected = Config.load().get_profile(name)
     what = f"profile {name!r}" + ("" if keep_data else " and ALL its data")
     if not force:
         from provstore.cli.config_options import stdin_is_tty
@@ -249,6 +246,6 @@ def delete_profile(name: str, force: bool, keep_data: bool) -> None:
             click.echo(f"Backend {selected.storage_backend!r} cannot delete its data; it was left in place.")
         else:
             delete_storage(selected)
-    config.remove_profile(name)
-    config.save()
+    with Config.edit() as config:
+        config.remove_profile(name)
     click.echo(f"Deleted profile {name!r}.")

@@ -82,12 +82,12 @@ def field_options(model: type[pydantic.BaseModel], prefix: str) -> list[FieldOpt
         type_name, secret = describe_field(field)
         flag = "--" + name.replace("_", "-")
         help_text = field.description or ""
-        if not field.is_required():
-            default = field.get_default(call_default_factory=True)
-            shown = "****" if secret and default else json.dumps(default, default=str)
-            help_text += f"  [default: {shown}]"
-        else:
+        if field.is_required():
             help_text += "  [required]"
+        else:
+            default = field.get_default(call_default_factory=True)
+            if default is not None:
+                help_text += f"  [default: {'****' if secret else json.dumps(default, default=str)}]"
         if type_name == "bool":
             option = click.Option([f"{flag}/--no-{flag[2:]}", f"{prefix}{name}"], default=None, help=help_text)
         else:

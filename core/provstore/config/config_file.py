@@ -16,8 +16,14 @@ import logging
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; edits are still atomic, only not serialised
+    fcntl = None  # type: ignore[assignment]
 
 from provstore.config.profile import Profile
 from provstore.exceptions import ConfigurationError, ProfileNotFound
@@ -26,6 +32,7 @@ __all__ = ["CONFIG_DIR_ENV", "CONFIG_FILENAME", "CONFIG_VERSION", "Config", "get
 
 CONFIG_DIR_ENV = "PROVSTORE_CONFIG_DIR"
 CONFIG_FILENAME = "config.json"
+LOCK_FILENAME = ".config.lock"
 CONFIG_VERSION = 1
 """Version of the file layout this code reads and writes; a file with a higher version is refused."""
 
@@ -111,6 +118,29 @@ class Config:
             except ConfigurationError as exc:
                 raise broken(str(exc)) from exc
         return cls(path, profiles, default)
+
+    @classmethod
+    @contextlib.contextmanager
+    def edit(cls, directory: Path | None = None) -> Iterator[Config]:
+        """Load the configuration under an exclusive lock, yield it, and save it if the block succeeds.
+
+        Concurrent editors (two ``profile setup`` at once) then wait for each other instead of one
+        overwriting the other's change. Readers need no lock: saving replaces the file atomically.
+        """
+        directory = directory if directory is not None else get_config_dir()
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            lock = os.open(directory / LOCK_FILENAME, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot lock the configuration in {directory}: {exc}") from exc
+        try:
+            if fcntl is not None:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            config = cls.load(directory)
+            yield config
+            config.save()
+        finally:
+            os.close(lock)  # closing releases the lock
 
     # ----------------------------------------------------------------------- accessors
     @property
