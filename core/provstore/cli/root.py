@@ -114,12 +114,15 @@ def cli(ctx: click.Context, profile_name: str | None) -> None:
 
 
 def _add_builtin_commands() -> None:
+    from provstore.cli.archive import archive
     from provstore.cli.cmd_plugin import plugin
     from provstore.cli.cmd_presto import presto
     from provstore.cli.cmd_profile import profile
     from provstore.cli.cmd_storage import storage
+    from provstore.cli.transfer import transfer
 
-    for command in (plugin, presto, profile, storage):
+    storage.add_command(transfer)
+    for command in (plugin, presto, profile, storage, archive):
         cli.add_command(command)
 
 
