@@ -1,0 +1,102 @@
+"""``provstore archive``: write a whole store to one portable zip file, inspect one, or import one."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from provstore.archive.format import ArchiveLimits
+from provstore.cli.output import echo_mapping
+
+__all__ = ["archive"]
+
+
+def _limit_options(command: click.Command) -> click.Command:
+    """Add the options bounding what an archive may expand to (zip-bomb protection)."""
+    defaults = ArchiveLimits()
+    options = [
+        click.option(
+            "--max-size",
+            type=click.IntRange(min=1),
+            default=defaults.max_total_size,
+            show_default=True,
+            help="Refuse archives expanding to more bytes.",
+        ),
+        click.option(
+            "--max-members",
+            type=click.IntRange(min=1),
+            default=defaults.max_members,
+            show_default=True,
+            help="Refuse archives with more members.",
+        ),
+        click.option(
+            "--max-ratio",
+            type=click.FloatRange(min=1),
+            default=defaults.max_ratio,
+            show_default=True,
+            help="Refuse members (over 1 MiB) compressed more than this many times.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _limits(max_size: int, max_members: int, max_ratio: float) -> ArchiveLimits:
+    return ArchiveLimits(max_total_size=max_size, max_members=max_members, max_ratio=max_ratio)
+
+
+@click.group()
+def archive() -> None:
+    """Write a store to one portable archive file, inspect an archive, or import one into a profile."""
+
+
+@archive.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(min=1), help="Rows per batch.")
+@click.pass_obj
+def create(state, file: str, batch_size: int) -> None:
+    """Write every row, setting and file of the profile's storage to the new archive FILE."""
+    from provstore import open_storage
+    from provstore.archive import create_archive
+
+    with open_storage(state.load_profile()) as storage:
+        report = create_archive(storage, file, batch_size=batch_size, progress=sys.stderr.isatty())
+    click.echo(f"Created archive {file}: {report.entities['nodes'].source} nodes, {report.objects.source} objects.")
+
+
+@archive.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_limit_options
+def inspect(file: str, as_json: bool, max_size: int, max_members: int, max_ratio: float) -> None:
+    """Check the archive FILE and show its metadata (format, versions, counts, creation time)."""
+    from provstore.archive import inspect_archive
+
+    data = inspect_archive(file, _limits(max_size, max_members, max_ratio))
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        echo_mapping(data)
+
+
+@archive.command(name="import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(min=1), help="Rows per batch.")
+@_limit_options
+@click.pass_obj
+def import_(state, file: str, batch_size: int, max_size: int, max_members: int, max_ratio: float) -> None:
+    """Import the archive FILE into the profile's storage; rows whose uuid it already has are skipped.
+
+    All rows are written in one transaction: a failure imports none of them.
+    """
+    from provstore import open_storage
+    from provstore.archive import import_archive
+
+    limits = _limits(max_size, max_members, max_ratio)
+    with open_storage(state.load_profile()) as storage:
+        report = import_archive(file, storage, batch_size=batch_size, progress=sys.stderr.isatty(), limits=limits)
+    for line in report.summary_lines():
+        click.echo(line)
