@@ -47,20 +47,28 @@ def path_settings(model: type[BaseModel], folder: Path, label: str) -> dict[str,
     return values
 
 
-def default_storage_profile(backend: str, folder: Path) -> dict[str, Any]:
-    """Return a profile dictionary for storage ``backend`` whose files all live under ``folder``."""
+def _backend_class(group: str, backend: str) -> type:
+    """Return the class of an installed backend, or fail the test with the plugin manager's one-line reason."""
+    from provstore.exceptions import PluginError
     from provstore.plugins import get_plugin_manager
 
-    cls = get_plugin_manager().get_storage_backend(backend)
+    try:
+        return get_plugin_manager().get_backend(group, backend)
+    except PluginError as exc:
+        reason = str(exc)
+    pytest.fail(f"cannot test {group} backend {backend!r}: {reason}", pytrace=False)
+
+
+def default_storage_profile(backend: str, folder: Path) -> dict[str, Any]:
+    """Return a profile dictionary for storage ``backend`` whose files all live under ``folder``."""
+    cls = _backend_class("storage", backend)
     config = path_settings(cls.Configuration, folder / "storage", f"storage backend {backend}")
     return {"storage": {"backend": backend, "config": config}}
 
 
 def default_repository_config(backend: str, folder: Path) -> dict[str, Any]:
     """Return a configuration for repository ``backend`` whose files all live under ``folder``."""
-    from provstore.plugins import get_plugin_manager
-
-    cls = get_plugin_manager().get_repository_backend(backend)
+    cls = _backend_class("repository", backend)
     configuration = getattr(cls, "Configuration", None)
     if configuration is None:
         return {}

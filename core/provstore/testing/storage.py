@@ -333,10 +333,90 @@ class StorageBackendTests:
         )
         with storage.transaction():
             storage.delete_nodes_and_connections([gone])
+        with pytest.raises(KeyError):
+            storage.nodes.get(gone)
+        assert storage.nodes.count() == 2
+        assert storage.nodes.get(kept).get_incoming() == []
+        assert storage.nodes.get(source).get_outgoing() == []
+        assert storage.groups.get(group).count() == 0
+        assert (storage.comments.count(), storage.logs.count()) == (0, 0)
         # uuids are unique: the deleted node's uuid is free again, the kept node's is not
         storage.bulk_insert(EntityTypes.NODE, [node_row(user, gone_uuid)], allow_defaults=True)
         with pytest.raises(IntegrityError):
             storage.bulk_insert(EntityTypes.NODE, [node_row(user, kept_uuid)], allow_defaults=True)
+
+    # ------------------------------------------------------------------------------------------ entity API
+    def test_entity_store_and_get(self, storage: StorageBackend) -> None:
+        user = storage.users.create(email="ada@example.org", first_name="Ada")
+        assert not user.is_stored
+        assert user.pk is None
+        user.store()
+        assert user.is_stored
+        assert isinstance(user.pk, int)
+        assert storage.users.get(user.pk) == user
+        assert storage.users.get(email="ada@example.org").first_name == "Ada"
+        assert storage.users.count() == 1
+        assert list(storage.users) == [user]
+
+    def test_entity_get_missing_raises_key_error(self, storage: StorageBackend) -> None:
+        with pytest.raises(KeyError):
+            storage.users.get(email="nobody@example.org")
+
+    def test_entity_uniqueness_is_enforced(self, storage: StorageBackend) -> None:
+        storage.users.create(email="once@example.org").store()
+        with pytest.raises(IntegrityError):
+            storage.users.create(email="once@example.org").store()
+        assert storage.users.count() == 1
+
+    def test_stored_entity_change_is_written(self, storage: StorageBackend) -> None:
+        user = storage.users.create(email="change@example.org", institution="before").store()
+        user.institution = "after"
+        assert storage.users.get(user.pk).institution == "after"
+
+    def test_entity_store_joins_the_open_transaction(self, storage: StorageBackend) -> None:
+        with pytest.raises(RuntimeError), storage.transaction():
+            storage.users.create(email="undone@example.org").store()
+            raise RuntimeError("undo")
+        assert storage.users.count() == 0
+
+    def test_node_attributes_and_extras(self, storage: StorageBackend) -> None:
+        user = storage.users.create(email="owner@example.org").store()
+        node = storage.nodes.create(node_type="data.core.Data.", user=user, label="data")
+        node.set_attribute("nested", {"list": [1, 2.5, "three", None], "flag": True})
+        node.store()
+        loaded = storage.nodes.get(uuid=node.uuid)
+        assert loaded.attributes == {"nested": {"list": [1, 2.5, "three", None], "flag": True}}
+        with pytest.raises(IntegrityError):  # a stored data node's attributes are provenance
+            loaded.set_attribute("nested", 0)
+        loaded.set_extra("tag", "kept")
+        assert storage.nodes.get(node.pk).extras == {"tag": "kept"}
+
+    @requires("has_repository")
+    def test_node_files_go_to_the_repository(self, storage: StorageBackend) -> None:
+        user = storage.users.create(email="owner@example.org").store()
+        node = storage.nodes.create(node_type="data.core.Data.", user=user)
+        node.put_object_from_bytes(b"file content", "folder/file.txt")
+        node.store()
+        loaded = storage.nodes.get(node.pk)
+        assert loaded.get_object_content("folder/file.txt") == b"file content"
+        assert loaded.list_object_names("folder") == ["file.txt"]
+        assert b"file content" in [
+            storage.get_repository().get_object_content(key) for key in storage.get_repository().list_objects()
+        ]
+
+    def test_links_and_groups(self, storage: StorageBackend) -> None:
+        user = storage.users.create(email="owner@example.org").store()
+        data = storage.nodes.create(node_type="data.core.Data.", user=user).store()
+        calculation = storage.nodes.create(node_type="process.calculation.calcjob.CalcJobNode.", user=user).store()
+        calculation.add_incoming(data, "input_calc", "structure")
+        (incoming,) = storage.nodes.get(calculation.pk).get_incoming()
+        assert (incoming.node, incoming.link_type.value, incoming.link_label) == (data, "input_calc", "structure")
+        assert [triple.node for triple in data.get_outgoing()] == [calculation]
+        group = storage.groups.create(label="selection", user=user).store()
+        group.add_nodes([data, calculation])
+        group.add_nodes([data])
+        assert storage.groups.get(group.pk).count() == 2
+        assert storage.groups.get(group.pk).nodes == [data, calculation]
 
     # ------------------------------------------------------------------------------------- global variables
     @pytest.mark.parametrize("value", [0, -7, 1.5, "text", True, None, [1, "two", None], {"a": {"b": [1, 2]}}])
