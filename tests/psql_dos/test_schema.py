@@ -1,0 +1,40 @@
+"""The migrated PostgreSQL schema is exactly the models, with the PostgreSQL-only indexes in place."""
+
+from __future__ import annotations
+
+import pytest
+from provstore.sql.migrator import SqlMigrator
+
+pytestmark = pytest.mark.postgres
+
+
+def test_alembic_finds_no_difference_between_models_and_database(psql_storage):
+    with SqlMigrator.connect(psql_storage._engine, psql_storage.profile.name) as migrator:
+        assert migrator.schema_differences() == []
+
+
+def test_postgresql_only_indexes_and_column_types(psql_storage):
+    session = psql_storage.get_session()
+    indexes = dict(
+        session.connection()
+        .exec_driver_sql("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'db_dbnode'")
+        .all()
+    )
+    assert "gin (attributes jsonb_path_ops)" in indexes["ix_gin_db_dbnode_attributes"]
+    assert "gin (extras jsonb_path_ops)" in indexes["ix_gin_db_dbnode_extras"]
+    assert "varchar_pattern_ops" in indexes["ix_pat_db_dbnode_label"]
+    types = dict(
+        session.connection()
+        .exec_driver_sql("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'db_dbnode'")
+        .all()
+    )
+    assert types["attributes"] == "jsonb" and types["ctime"] == "timestamp with time zone"
+    deferrable = (
+        session.connection()
+        .exec_driver_sql(
+            "SELECT bool_and(condeferrable AND condeferred) FROM pg_constraint WHERE contype = 'f' "
+            "AND conrelid = 'db_dbnode'::regclass"
+        )
+        .scalar()
+    )
+    assert deferrable is True
