@@ -121,8 +121,8 @@ class QueryBuilder:
             "with_authinfo": with_authinfo,
         }
         given = {keyword: other for keyword, other in relations.items() if other is not None}
-        table = entity_table(entity)
-        new = self._new_entity(str(entity), table, tag)
+        name, table = entity_table(entity)
+        new = self._new_entity(name, table, tag)
         if self._entities and len(given) != 1:
             raise ValidationError(
                 f"{new.tag!r} must name exactly one relationship to an earlier entity "

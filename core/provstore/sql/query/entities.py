@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import JSON, ColumnElement, FromClause, Table, and_
+from sqlalchemy import ColumnElement, FromClause, Table
 
 from provstore.exceptions import ValidationError
 from provstore.sql import models
 
-__all__ = ["ENTITIES", "RELATIONSHIPS", "Relationship", "entity_table", "json_columns"]
+__all__ = ["ENTITIES", "LINK_TYPES", "RELATIONSHIPS", "Relationship", "entity_table", "relationship"]
 
 ENTITIES: dict[str, Table] = {
     "node": models.DbNode.__table__,  # type: ignore[dict-item]
@@ -27,20 +27,15 @@ LINK_TABLE: Table = models.DbLink.__table__  # type: ignore[assignment]
 GROUP_NODE_TABLE: Table = models.DbGroupNode.__table__  # type: ignore[assignment]
 
 
-def entity_table(entity: str) -> Table:
-    """Return the table of ``entity``.
+def entity_table(entity: str) -> tuple[str, Table]:
+    """Return the plain name (``EntityTypes`` members are accepted too) and the table of ``entity``.
 
     :raises ValidationError: the name is not a queryable entity.
     """
-    table = ENTITIES.get(entity) if isinstance(entity, str) else None
-    if table is None:
-        raise ValidationError(f"unknown entity {entity!r}; valid entities: {', '.join(ENTITIES)}")
-    return table
-
-
-def json_columns(table: Table) -> list[str]:
-    """Return the names of the JSON columns of ``table`` (the ones that accept ``column.key.key`` paths)."""
-    return [column.name for column in table.columns if isinstance(column.type, JSON)]
+    for name, table in ENTITIES.items():
+        if isinstance(entity, str) and entity == name:
+            return name, table
+    raise ValidationError(f"unknown entity {entity!r}; valid entities: {', '.join(ENTITIES)}")
 
 
 JoinCondition = Callable[[FromClause, FromClause], ColumnElement[bool]]
@@ -126,8 +121,3 @@ def relationship(entity: str, keyword: str) -> Relationship:
         raise ValidationError(f"{entity} has no relationship {keyword!r}; valid: {', '.join(valid)}")
     return found
 
-
-def join_condition(rel: Relationship, this: FromClause, other: FromClause) -> ColumnElement[bool]:
-    """Return the condition joining ``this`` directly to ``other`` (relationships without an association table)."""
-    assert rel.direct is not None
-    return and_(rel.direct(this, other))
