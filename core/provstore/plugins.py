@@ -13,13 +13,14 @@ import importlib.metadata
 import importlib.util
 import os
 import re
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from provstore import hookspecs
-from provstore.exceptions import MissingDependency, PluginConflict, PluginLoadError, PluginNotFound
+from provstore.exceptions import MissingDependency, PluginConflict, PluginError, PluginLoadError, PluginNotFound
 from provstore.hookspecs import ENTRY_POINT_GROUP, PROJECT_NAME, BackendSpec
 
 if TYPE_CHECKING:
@@ -175,7 +176,13 @@ class PluginManager:
             self._plugins[plugin.name] = _replace_error(plugin, f"implements unknown hook(s): {', '.join(unknown)}")
             return
         self._plugins[plugin.name] = plugin
+        self._forget_backends()
+
+    def _forget_backends(self) -> None:
+        """Drop collected specs and resolved classes: the set of plugins changed, names must be re-checked."""
         self._claims = None
+        self._classes.clear()
+        self._import_errors.clear()
 
     def register(self, plugin: object, name: str) -> None:
         """Register a plugin module or object directly, without an entry point (for tests and embedding).
@@ -194,9 +201,7 @@ class PluginManager:
         """Remove a plugin registered under ``name`` and forget every backend it provided."""
         if self._plugins.pop(name, None) is not None and self._pm.get_plugin(name) is not None:
             self._pm.unregister(name=name)
-        self._claims = None
-        self._classes.clear()
-        self._import_errors.clear()
+        self._forget_backends()
 
     # ----------------------------------------------------------------------- collection
     def _collect(self) -> dict[str, dict[str, list[_Claim]]]:
@@ -230,20 +235,24 @@ class PluginManager:
         return claims
 
     @staticmethod
-    def _problem(claims: list[_Claim]) -> str | None:
-        """Return why a backend name cannot be used (conflict or invalid name), or None if it can."""
+    def _problem(claims: list[_Claim]) -> PluginError | None:
+        """Return why a backend name cannot be used (a conflict or an invalid name), or None if it can."""
         spec, plugin = claims[0].spec, claims[0].plugin
         owners = sorted({_owner(claim.plugin) for claim in claims})
         if len(owners) > 1 or len({claim.spec.target for claim in claims}) > 1:
-            return f"conflict: backend name {spec.name!r} is claimed by {' and '.join(owners)}"
+            return PluginConflict(f"backend name {spec.name!r} is claimed by {' and '.join(owners)}")
         if not _NAME_PATTERN.match(spec.name):
-            return f"error: invalid backend name {spec.name!r}: use lowercase 'prefix.name' (letters, digits, _)"
+            return PluginLoadError(
+                f"invalid backend name {spec.name!r}: use lowercase 'prefix.name' (letters, digits, _)"
+            )
         if (
             spec.name.startswith(_RESERVED_PREFIX)
             and plugin.distribution is not None
             and not _canonical(plugin.distribution).startswith("provstore")
         ):
-            return f"error: the prefix {_RESERVED_PREFIX!r} is reserved for provstore's own plugins"
+            return PluginLoadError(
+                f"the prefix {_RESERVED_PREFIX!r} of {spec.name!r} is reserved for provstore's own plugins"
+            )
         return None
 
     # ------------------------------------------------------------------------ resolution
@@ -273,16 +282,11 @@ class PluginManager:
             raise PluginNotFound(self._not_found_message(group, name))
         problem = self._problem(claims)
         if problem is not None:
-            kind, _, detail = problem.partition(": ")
-            raise (PluginConflict if kind == "conflict" else PluginLoadError)(detail)
-        spec = claims[0].spec
+            raise problem
         try:
-            cls = self._import_backend(group, spec)
-        except MissingDependency as exc:
-            self._import_errors[(group, name)] = f"missing dependency: {exc.install_hint}"
-            raise
+            cls = self._import_backend(group, claims[0].spec)
         except PluginLoadError as exc:
-            self._import_errors[(group, name)] = f"error: {exc}"
+            self._import_errors.setdefault((group, name), f"error: {exc}")
             raise
         self._classes[(group, name)] = cls
         return cls
@@ -298,8 +302,7 @@ class PluginManager:
             message += f"; plugins that failed to load: {', '.join(broken)} (see 'provstore plugin list')"
         return message
 
-    @staticmethod
-    def _import_backend(group: str, spec: BackendSpec) -> type:
+    def _import_backend(self, group: str, spec: BackendSpec) -> type:
         """Import the class of ``spec`` and check it subclasses the group's base class."""
         module_name, _, attribute = spec.target.partition(":")
         try:
@@ -310,11 +313,10 @@ class PluginManager:
                 raise PluginLoadError(f"backend {spec.name!r}: its module {module_name!r} is not installed") from exc
             top_level = missing.split(".")[0]
             package = spec.requires.get(missing) or spec.requires.get(top_level) or top_level
-            error = MissingDependency(
+            self._import_errors[(group, spec.name)] = f"missing dependency: pip install {package}"
+            raise MissingDependency(
                 f"backend {spec.name!r} needs the module {missing!r}, which is not installed: pip install {package}"
-            )
-            error.install_hint = f"pip install {package}"
-            raise error from exc
+            ) from exc
         except Exception as exc:
             raise PluginLoadError(f"backend {spec.name!r}: importing {module_name} failed: {_one_line(exc)}") from exc
         cls = getattr(module, attribute, None)
@@ -338,7 +340,8 @@ class PluginManager:
                 continue
             for name, claims in sorted(group_claims.items()):
                 spec, plugin = claims[0].spec, claims[0].plugin
-                status = self._problem(claims) or self._status(group_name, spec)
+                problem = self._problem(claims)
+                status = self._status(group_name, spec) if problem is None else _problem_status(problem)
                 rows.append(
                     BackendInfo(
                         group_name, name, spec.target, spec.description, plugin.distribution, plugin.version, status
@@ -396,6 +399,11 @@ class PluginManager:
         return warnings
 
 
+def _problem_status(problem: PluginError) -> str:
+    """Return the ``plugin list`` status of a name problem: ``conflict: ...`` or ``error: ...``."""
+    return f"{'conflict' if isinstance(problem, PluginConflict) else 'error'}: {problem}"
+
+
 def _replace_error(plugin: _Plugin, error: str) -> _Plugin:
     return _Plugin(plugin.name, plugin.target, plugin.distribution, plugin.version, error)
 
@@ -408,14 +416,16 @@ def _owner(plugin: _Plugin) -> str:
 
 
 _MANAGER: PluginManager | None = None
+_MANAGER_LOCK = threading.Lock()
 
 
 def get_plugin_manager() -> PluginManager:
     """Return the process-wide plugin manager, loading the installed plugins on first call."""
     global _MANAGER
-    if _MANAGER is None:
-        _MANAGER = PluginManager()
-    return _MANAGER
+    with _MANAGER_LOCK:
+        if _MANAGER is None:
+            _MANAGER = PluginManager()
+        return _MANAGER
 
 
 def reset_plugin_manager() -> None:

@@ -156,7 +156,9 @@ def test_plugin_list_shows_every_plugin_with_its_status(venv):
     needy = rows[("storage", "needy.store")]
     assert needy["status"] == "missing dependency: pip install definitely-missing-dep-xyz"
     assert (needy["distribution"], needy["version"]) == ("testfake-needy", "0.1.0")
-    assert rows[("storage", "core.hijack")]["status"].startswith("error: the prefix 'core.' is reserved")
+    assert rows[("storage", "core.hijack")]["status"] == (
+        "error: the prefix 'core.' of 'core.hijack' is reserved for provstore's own plugins"
+    )
     broken = rows[("plugin", "testfake_broken")]
     assert broken["status"] == (
         "error: cannot import testfake_broken.plugin: RuntimeError: this plugin is broken on purpose"
