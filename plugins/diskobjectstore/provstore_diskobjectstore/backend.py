@@ -162,7 +162,8 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
     def erase(self) -> None:
         """Delete the container folder and everything in it."""
         self._container.close()
-        shutil.rmtree(self._filepath, ignore_errors=True)
+        if self._filepath.exists():
+            shutil.rmtree(self._filepath)
         self._container = Container(self._filepath)  # drop the cached configuration of the erased container
 
     def close(self) -> None:
