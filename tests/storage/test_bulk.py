@@ -182,3 +182,40 @@ def test_bulk_update_constraint_violation_changes_nothing(storage, user_id):
     with pytest.raises(IntegrityError):
         storage.bulk_update(EntityTypes.NODE, [{"id": pks[1], "label": "changed"}, {"id": pks[2], "uuid": taken}])
     assert storage.get_session().get(models.DbNode, pks[1]).label != "changed"
+
+
+def test_bulk_rows_are_stored_exactly_like_orm_rows(storage, user_id):
+    """The fast path must write the same database values as SQLAlchemy (queries compare them as stored)."""
+    plus_two = datetime.timezone(datetime.timedelta(hours=2))
+    values = {
+        "node_type": "data.core.Dict.",
+        "label": "same",
+        "ctime": datetime.datetime(2024, 5, 6, 7, 8, 9, 0, tzinfo=plus_two),
+        "mtime": datetime.datetime(2024, 5, 6, 7, 8, 9, 123456),  # naive: taken as UTC
+        "attributes": {"é": [1, 2.5, None, True], "nested": {"k": "ü"}},
+        "extras": None,
+        "user_id": user_id,
+    }
+    [bulk_pk] = storage.bulk_insert(EntityTypes.NODE, [{**values, "uuid": str(uuid.uuid4())}], allow_defaults=True)
+    with storage.transaction() as session:
+        orm = models.DbNode(**values, uuid=str(uuid.uuid4()), repository_metadata={})
+        session.add(orm)
+        session.flush()
+        orm_pk = orm.id
+    columns = "CAST(ctime AS TEXT), CAST(mtime AS TEXT), CAST(attributes AS TEXT), CAST(extras AS TEXT)"
+    statement = sa.text(f"SELECT {columns} FROM db_dbnode WHERE id = :pk")
+    session = storage.get_session()
+    bulk_row = session.execute(statement, {"pk": bulk_pk}).one()
+    orm_row = session.execute(statement, {"pk": orm_pk}).one()
+    assert tuple(bulk_row) == tuple(orm_row)
+    stored = session.get(models.DbNode, bulk_pk)
+    assert stored.ctime == values["ctime"]
+    assert stored.ctime.utcoffset() == datetime.timedelta(0)
+    assert stored.mtime == values["mtime"].replace(tzinfo=datetime.timezone.utc)
+
+
+@pytest.mark.parametrize("field", [{"ctime": "yesterday"}, {"attributes": {"x": object()}}])
+def test_unstorable_value(storage, user_id, field):
+    with pytest.raises(ValidationError, match="db_dbnode"):
+        storage.bulk_insert(EntityTypes.NODE, [node_row(user_id, **field)], allow_defaults=True)
+    assert _count(storage, models.DbNode) == 0

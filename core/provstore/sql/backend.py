@@ -33,6 +33,7 @@ from provstore.sql.bulk import RowPreparer, batched, table_for
 from provstore.sql.engine import BEGIN_MODE_OPTION
 from provstore.sql.locking import NullProfileLock, ProfileLock
 from provstore.sql.migrator import SqlMigrator
+from provstore.sql.sqlite_insert import sqlite_insert_returning_ids
 from provstore.storage.abstract import StorageBackend
 from provstore.storage.entity_types import EntityTypes
 
@@ -409,7 +410,13 @@ class SqlStorageBackend(StorageBackend):
         return pks
 
     def _insert_chunk(self, connection: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:
-        """Insert one chunk of complete rows with multi-row ``INSERT ... RETURNING id``; return pks in order."""
+        """Insert one chunk of complete rows with multi-row ``INSERT ... RETURNING id``; return pks in order.
+
+        SQLite uses :func:`~provstore.sql.sqlite_insert.sqlite_insert_returning_ids`; other dialects
+        SQLAlchemy's "insertmanyvalues" batching with ids sorted into parameter order.
+        """
+        if connection.dialect.name == "sqlite":
+            return sqlite_insert_returning_ids(connection, table, rows)
         statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         return list(connection.execute(statement, rows).scalars())
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -11,8 +10,10 @@ from sqlalchemy import Engine, event
 
 __all__ = ["BEGIN_MODE_OPTION", "JSON_ENGINE_KWARGS", "configure_sqlite_engine", "json_dumps"]
 
-json_dumps = functools.partial(json.dumps, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-"""Serialise JSON columns: unicode kept as is (not ``\\u`` escapes), NaN/Infinity refused (not valid JSON)."""
+json_dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+"""Serialise JSON columns: unicode kept as is (not ``\\u`` escapes), NaN/Infinity refused (not valid JSON).
+
+One encoder is built once: ``json.dumps`` with options would build a new one for every value."""
 
 JSON_ENGINE_KWARGS: dict[str, Any] = {"json_serializer": json_dumps, "json_deserializer": json.loads}
 """Keyword arguments of ``create_engine`` that every SQL backend passes."""

@@ -67,6 +67,8 @@ class UtcDateTime(TypeDecorator[datetime.datetime]):
     def process_bind_param(self, value: datetime.datetime | None, dialect: Any) -> datetime.datetime | None:
         if value is None:
             return None
+        if not isinstance(value, datetime.datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
         if value.tzinfo is None:
             value = value.replace(tzinfo=datetime.timezone.utc)
         value = value.astimezone(datetime.timezone.utc)
