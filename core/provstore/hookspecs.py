@@ -74,4 +74,3 @@ def provstore_register_commands(cli: click.Group) -> None:
     it with ``cli.add_command(...)``. Keep the command module light; import heavy code inside the
     command function so ``provstore --help`` stays fast.
     """
-

@@ -192,9 +192,7 @@ class StorageBackend(ABC):
         """
 
     @abstractmethod
-    def set_global_variable(
-        self, key: str, value: Any, description: str | None = None, overwrite: bool = True
-    ) -> None:
+    def set_global_variable(self, key: str, value: Any, description: str | None = None, overwrite: bool = True) -> None:
         """Set a global variable.
 
         :raises ValueError: if the key exists and ``overwrite`` is False.
@@ -217,5 +215,3 @@ class StorageBackend(ABC):
     @abstractmethod
     def get_repository(self) -> AbstractRepositoryBackend:
         """Return the repository that holds this storage's files."""
-
-
