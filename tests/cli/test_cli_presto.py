@@ -69,3 +69,11 @@ def test_second_presto_becomes_the_default(run):
     config = Config.load()
     assert config.profile_names == ["presto", "second"]
     assert config.default_profile_name == "second"
+
+
+def test_presto_refuses_a_name_that_is_not_a_folder_name(run, isolated_config_dir):
+    result = run("presto", "--profile-name", "../outside")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: invalid profile name '../outside'")
+    assert not (isolated_config_dir / "outside").exists()
+    assert not (isolated_config_dir / "storage").exists()

@@ -190,3 +190,16 @@ def test_concurrent_edits_lose_nothing():
     editors = [subprocess.Popen([sys.executable, "-c", EDITOR, name]) for name in names]
     assert [editor.wait(timeout=60) for editor in editors] == [0] * len(names)
     assert Config.load().profile_names == names
+
+
+@pytest.mark.parametrize("name", ["../escape", ".hidden", "-flag", "a/b", "with space", "x" * 101, "tab\t"])
+def test_new_profile_names_must_be_safe_folder_names(name):
+    with pytest.raises(ConfigurationError, match=r"invalid profile name"):
+        Config.load().add_profile(make_profile(name))
+
+
+@pytest.mark.parametrize("name", ["main", "Main-2", "a.b_c", "7"])
+def test_valid_profile_names(name):
+    config = Config.load()
+    config.add_profile(make_profile(name))
+    assert config.profile_names == [name]

@@ -19,8 +19,16 @@ DEFAULT_EMAIL = "presto@localhost"
 def presto(profile_name: str, email: str) -> None:
     """Create a default profile on the embedded SQLite backend, stored under the configuration directory."""
     from provstore.cli.cmd_profile import create_profile
-    from provstore.config import Config, Profile, config_to_dict, get_config_dir, validate_backend_config
+    from provstore.config import (
+        Config,
+        Profile,
+        config_to_dict,
+        get_config_dir,
+        validate_backend_config,
+        validate_profile_name,
+    )
 
+    validate_profile_name(profile_name)
     config = Config.load()
     if profile_name in config.profile_names:
         raise ConfigurationError(f"profile {profile_name!r} already exists; choose another --profile-name")

@@ -94,13 +94,14 @@ def _setup_command(backend: str, storage_cls: type, description: str) -> click.C
     setup_options = field_options(setup_model, _SETUP_PREFIX) if setup_model is not None else []
 
     def callback(profile_name: str | None, set_default: bool, email: str | None, **params: Any) -> None:
-        from provstore.config import Config, Profile, config_to_dict, validate_backend_config
+        from provstore.config import Config, Profile, config_to_dict, validate_backend_config, validate_profile_name
 
         config = Config.load()  # fails on a broken file before anything is created
         if profile_name is None:
             if not stdin_is_tty():
                 raise click.UsageError("missing option --profile-name")
             profile_name = click.prompt("Profile name (--profile-name)")
+        validate_profile_name(profile_name)
         if profile_name in config.profile_names:
             raise ConfigurationError(f"profile {profile_name!r} already exists; choose another name")
         values = collect_values(config_options, params, _CONFIG_PREFIX, context=backend)

@@ -1,6 +1,13 @@
 """Configuration: the config directory, the file of profiles, the Profile object and backend config validation."""
 
-from provstore.config.config_file import CONFIG_DIR_ENV, CONFIG_FILENAME, CONFIG_VERSION, Config, get_config_dir
+from provstore.config.config_file import (
+    CONFIG_DIR_ENV,
+    CONFIG_FILENAME,
+    CONFIG_VERSION,
+    Config,
+    get_config_dir,
+    validate_profile_name,
+)
 from provstore.config.profile import Profile
 from provstore.config.validation import config_to_dict, format_validation_error, validate_backend_config
 
@@ -14,4 +21,5 @@ __all__ = [
     "format_validation_error",
     "get_config_dir",
     "validate_backend_config",
+    "validate_profile_name",
 ]

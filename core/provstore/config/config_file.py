@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ except ImportError:  # Windows: no advisory locks; edits are still atomic, only 
 from provstore.config.profile import Profile
 from provstore.exceptions import ConfigurationError, ProfileNotFound
 
-__all__ = ["CONFIG_DIR_ENV", "CONFIG_FILENAME", "CONFIG_VERSION", "Config", "get_config_dir"]
+__all__ = ["CONFIG_DIR_ENV", "CONFIG_FILENAME", "CONFIG_VERSION", "Config", "get_config_dir", "validate_profile_name"]
 
 CONFIG_DIR_ENV = "PROVSTORE_CONFIG_DIR"
 CONFIG_FILENAME = "config.json"
@@ -39,6 +40,19 @@ CONFIG_VERSION = 1
 _KEYS = {"version", "default_profile", "profiles"}
 
 logger = logging.getLogger("provstore.config")
+
+
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def validate_profile_name(name: str) -> str:
+    """Return ``name`` if it can name a new profile (it may become a folder name), else raise ConfigurationError."""
+    if not isinstance(name, str) or not _PROFILE_NAME.match(name):
+        raise ConfigurationError(
+            f"invalid profile name {name!r}: use up to 100 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
 
 
 def get_config_dir() -> Path:
@@ -182,8 +196,9 @@ class Config:
     def add_profile(self, profile: Profile, *, overwrite: bool = False) -> None:
         """Add ``profile`` (or replace the one of that name with ``overwrite``); the first profile becomes default.
 
-        :raises ConfigurationError: a profile of that name exists and ``overwrite`` is False.
+        :raises ConfigurationError: the name is invalid, or a profile of that name exists and ``overwrite`` is False.
         """
+        validate_profile_name(profile.name)
         if profile.name in self._profiles and not overwrite:
             raise ConfigurationError(f"profile {profile.name!r} already exists")
         self._profiles[profile.name] = profile
