@@ -204,3 +204,34 @@ def test_delete_of_profile_whose_plugin_is_gone(run, tmp_path):
     assert result.stderr.endswith("use --keep-data to delete only the profile\n")
     assert run("profile", "delete", "orphan", "--force", "--keep-data").exit_code == 0
     assert Config.load().profile_names == []
+
+
+CLASHING_BACKEND = """
+from pydantic import BaseModel
+from testfake_plugin.backend import FakeStorage
+
+
+class ClashingStorage(FakeStorage):
+    class Configuration(BaseModel):
+        email: str
+"""
+
+
+def test_configuration_field_clashing_with_a_setup_option(run, fake_plugin, tmp_path, monkeypatch):
+    from provstore import hookimpl
+    from provstore.hookspecs import BackendSpec
+
+    (tmp_path / "clashing_backend.py").write_text(CLASHING_BACKEND)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    class Clashing:
+        @hookimpl
+        def provstore_storage_backends(self):
+            return [BackendSpec("testfake.clash", "clashing_backend:ClashingStorage", "Clashes.")]
+
+    fake_plugin.register(Clashing(), "clashing")
+    result = run("profile", "setup", "testfake.clash", "--profile-name", "x")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: backend 'testfake.clash': configuration field(s) clash with setup options: ['--email']\n"
+    )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from provstore.cli.output import echo_table
-from provstore.exceptions import ConfigurationError, PluginError, ProvstoreError
+from provstore.exceptions import ConfigurationError, PluginError, PluginLoadError, ProvstoreError
 
 if TYPE_CHECKING:
     from provstore.config import Config, Profile
@@ -117,13 +117,17 @@ def _setup_command(backend: str, storage_cls: type, description: str) -> click.C
         default = " (default)" if config.default_profile_name == profile_name else ""
         click.echo(f"Created profile {profile_name!r}{default} on {backend}.")
 
-    params: list[click.Parameter] = [
+    common: list[click.Parameter] = [
         click.Option(["--profile-name"], help="Name of the new profile."),
         click.Option(["--set-default/--no-set-default"], default=False, help="Make it the default profile."),
         click.Option(["--email"], help="Email of the default user of the new profile."),
-        *(item.option for item in config_options),
-        *(item.option for item in setup_options),
     ]
+    generated = [item.option for item in (*config_options, *setup_options)]
+    taken = {flag for option in common for flag in (*option.opts, *option.secondary_opts)} | {"--help", "-h"}
+    clashes = sorted(flag for option in generated for flag in option.opts if flag in taken)
+    if clashes:
+        raise PluginLoadError(f"backend {backend!r}: configuration field(s) clash with setup options: {clashes}")
+    params = [*common, *generated]
     return click.Command(
         backend,
         callback=callback,
