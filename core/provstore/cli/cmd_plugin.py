@@ -71,15 +71,15 @@ def _detail(row: Any) -> dict[str, Any]:
     except ProvstoreError as exc:
         detail["status"] = f"error: {exc}"
         return detail
-    from provstore.cli.config_options import describe_field
+    from provstore.cli.config_options import describe_field, field_default
 
     fields = []
     for field_name, field in cls.Configuration.model_fields.items():
         type_name, secret = describe_field(field)
         entry: dict[str, Any] = {"name": field_name, "type": type_name, "required": field.is_required()}
         if not field.is_required():
-            default = field.get_default(call_default_factory=True)
-            entry["default"] = "****" if secret and default else json.loads(json.dumps(default, default=str))
+            default = field_default(field)
+            entry["default"] = "****" if secret and default is not None else default
         entry["description"] = field.description or ""
         fields.append(entry)
     detail["configuration"] = fields

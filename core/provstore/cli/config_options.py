@@ -18,7 +18,7 @@ import click
 import pydantic
 from pydantic.fields import FieldInfo
 
-__all__ = ["FieldOption", "collect_values", "describe_field", "field_options", "stdin_is_tty"]
+__all__ = ["FieldOption", "collect_values", "describe_field", "field_default", "field_options", "stdin_is_tty"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,13 @@ def describe_field(field: FieldInfo) -> tuple[str, bool]:
     return "JSON", False
 
 
+def field_default(field: FieldInfo) -> Any:
+    """Return the JSON form of an optional field's default (enums as values, paths as strings)."""
+    import pydantic_core
+
+    return pydantic_core.to_jsonable_python(field.get_default(call_default_factory=True))
+
+
 def _click_type(field: FieldInfo) -> click.ParamType:
     annotation = _unwrap_optional(field.annotation)
     if typing.get_origin(annotation) is typing.Literal:
@@ -85,9 +92,9 @@ def field_options(model: type[pydantic.BaseModel], prefix: str) -> list[FieldOpt
         if field.is_required():
             help_text += "  [required]"
         else:
-            default = field.get_default(call_default_factory=True)
+            default = field_default(field)
             if default is not None:
-                help_text += f"  [default: {'****' if secret else json.dumps(default, default=str)}]"
+                help_text += f"  [default: {'****' if secret else json.dumps(default)}]"
         if type_name == "bool":
             option = click.Option([f"{flag}/--no-{flag[2:]}", f"{prefix}{name}"], default=None, help=help_text)
         else:
