@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from provstore.sql.models import DbNode
 from provstore.storage import EntityTypes, StorageBackend
 from provstore.testing.profiles import make_profile
 
@@ -137,11 +139,22 @@ def main(argv: list[str] | None = None) -> int:
                 node_seconds.append(seconds)
                 links = list(link_rows(pks))
                 link_seconds.append(timed(lambda links=links: storage.bulk_insert(EntityTypes.LINK, links))[0])
+            deleted = [pk for pk in storage.get_session().scalars(sa.select(DbNode.id).order_by(DbNode.id))]
+
+            def delete_all() -> None:
+                with storage.transaction():
+                    storage.delete_nodes_and_connections(deleted)
+
+            delete_seconds, _ = timed(delete_all)
             node_rate = args.nodes / min(node_seconds)
             print(f"bulk_insert nodes: {args.nodes} rows, best {min(node_seconds):.2f} s = {node_rate:,.0f} rows/s")
             print(
                 f"bulk_insert links: {args.nodes} rows, best {min(link_seconds):.2f} s "
                 f"= {args.nodes / min(link_seconds):,.0f} rows/s"
+            )
+            print(
+                f"delete_nodes_and_connections: {len(deleted)} nodes with their links in {delete_seconds:.2f} s "
+                f"= {len(deleted) / delete_seconds:,.0f} nodes/s"
             )
 
         if args.backend.startswith("core.sqlite"):

@@ -80,3 +80,52 @@ def test_backend_survives_fork(storage, user_id):
     assert storage.get_info()["entities"]["nodes"] == 2
     if storage.profile.storage_backend != "core.sqlite_temp":  # shared database: the child's write is visible
         assert storage.get_global_variable("from-child") is True
+
+
+_EXCLUSIVE = """
+import json, sys
+from provstore.config import Profile
+from provstore.exceptions import LockedProfileError
+profile = Profile("p", json.loads(sys.argv[1]))
+lock = profile.storage_cls._profile_lock(profile)
+try:
+    with lock.exclusive():
+        print("exclusive")
+except LockedProfileError:
+    print("locked")
+"""
+
+
+def _child_maintains_then_closes(storage) -> None:
+    """Exit 3 if full maintenance was (rightly) refused: the parent is still using the profile."""
+    from provstore.exceptions import LockedProfileError
+
+    try:
+        storage.maintain(full=True)
+    except LockedProfileError:
+        storage.close()
+        sys.exit(3)
+    storage.close()
+
+
+def _try_exclusive(profile) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", _EXCLUSIVE, json.dumps(profile.dictionary)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def test_forked_child_has_its_own_profile_lock(dos_storage):
+    """The child must not inherit the parent's lock: its full maintenance is refused, its close frees nothing."""
+    context = multiprocessing.get_context("fork")
+    child = context.Process(target=_child_maintains_then_closes, args=(dos_storage,))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 3
+    assert _try_exclusive(dos_storage.profile) == "locked"  # the parent still holds its shared lock
+    dos_storage.close()
+    assert _try_exclusive(dos_storage.profile) == "exclusive"

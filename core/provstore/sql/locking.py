@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from pathlib import Path
 from provstore.exceptions import LockedProfileError
 
 __all__ = ["FileProfileLock", "NullProfileLock", "ProfileLock"]
+
+_LOGGER = logging.getLogger(__name__)
 
 
 class ProfileLock(ABC):
@@ -42,6 +45,9 @@ class ProfileLock(ABC):
     @abstractmethod
     def release(self) -> None:
         """Release whatever this object holds; safe to call twice."""
+
+    def reacquire_after_fork(self) -> None:  # noqa: B027 - optional hook, a no-op for locks nothing can inherit
+        """In a forked child: stop sharing the parent's lock and hold one of our own (default: nothing to do)."""
 
     def _locked_error(self, action: str) -> LockedProfileError:
         return LockedProfileError(
@@ -111,6 +117,19 @@ class FileProfileLock(ProfileLock):
             fcntl.flock(self._fd, fcntl.LOCK_SH)  # type: ignore[arg-type]
         else:
             self.release()
+
+    def reacquire_after_fork(self) -> None:
+        """In a forked child: let go of the parent's descriptor (its lock stays) and take our own shared lock."""
+        was_shared = self._shared
+        if self._fd is not None:
+            os.close(self._fd)  # the parent still holds the same open file, so its lock is untouched
+        self._fd = None
+        self._shared = False
+        if was_shared:
+            try:
+                self.acquire_shared()
+            except LockedProfileError as exc:
+                _LOGGER.warning("forked process could not take the profile lock of %r: %s", self.profile_name, exc)
 
     def release(self) -> None:
         """Drop the lock and close the file descriptor."""

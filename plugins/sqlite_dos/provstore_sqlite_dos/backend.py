@@ -122,6 +122,12 @@ class SqliteDosStorage(SqlStorageBackend):
             )
         super().__init__(profile)
 
+    def _after_fork(self) -> None:
+        """In a forked child: new connections (base class) and a profile lock of the child's own."""
+        super()._after_fork()
+        if not self.is_closed:
+            self._lock.reacquire_after_fork()
+
     def __str__(self) -> str:
         return f"SqliteDosStorage[{self._folder(self.profile)}] for profile {self.profile.name!r}"
 
