@@ -42,7 +42,9 @@ def run():
 @pytest.fixture
 def provstore_script():
     """Return a function running the installed ``provstore`` console script in a subprocess."""
-    script = shutil.which("provstore") or str(Path(sys.executable).parent / "provstore")
+    sibling = Path(sys.executable).parent / "provstore"  # the script installed with the interpreter running the tests
+    script = str(sibling) if sibling.exists() else shutil.which("provstore")
+    assert script, "the provstore console script is not installed"
 
     def execute(*args: str, **env: str) -> subprocess.CompletedProcess:
         environment = {key: value for key, value in os.environ.items() if key != "PROVSTORE_TRACEBACK"}
