@@ -1,16 +1,18 @@
 """The bulk insert fast path of ``core.psql_dos``: ``COPY ... FROM STDIN`` with primary keys reserved up front.
 
-A chunk of rows is written as PostgreSQL's text COPY format into an in-memory buffer and streamed
-in one ``COPY`` command. The primary keys are taken from the table's sequence beforehand (``nextval``
-over ``generate_series``) and written explicitly, so they come back in input order without a
-``RETURNING`` round trip. Everything runs on the caller's connection, inside its transaction.
+A chunk of rows is encoded in PostgreSQL's text COPY format *while* it is streamed in one ``COPY``
+command: the file-like object handed to psycopg2 produces lines on demand, so the server parses rows
+and updates the indexes on one core while Python encodes the next rows on another. The primary keys
+are taken from the table's sequence beforehand (``nextval`` over ``generate_series``) and written
+explicitly, so they come back in input order without a ``RETURNING`` round trip. Everything runs on
+the caller's connection, inside its transaction.
 """
 
 from __future__ import annotations
 
 import datetime
-import io
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg2
@@ -22,12 +24,15 @@ __all__ = ["copy_rows"]
 
 NULL = "\\N"
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_SPECIAL = re.compile(r"[\\\t\n\r]")
 _SEQUENCES: dict[str, str] = {}
+STREAM_READ_SIZE = 1 << 16
+"""Bytes psycopg2 asks for per read: small enough for the server to start early, large enough to be cheap."""
 
 
 def _text(value: Any) -> str:
     if isinstance(value, str):
-        return value.translate(_ESCAPES)
+        return value.translate(_ESCAPES) if _SPECIAL.search(value) else value
     raise TypeError(f"expected a string, got {type(value).__name__}")
 
 
@@ -50,7 +55,9 @@ def _timestamp(value: Any) -> str:
 
 
 def _json(value: Any) -> str:
-    return json_dumps(value).translate(_ESCAPES)  # None becomes JSON null, as on the INSERT path
+    # None becomes JSON null, as on the INSERT path; JSON text holds no raw control characters, only backslashes
+    text = json_dumps(value)
+    return text.replace("\\", "\\\\") if "\\" in text else text
 
 
 def _encoder(column_type: Any, dialect: Any) -> Callable[[Any], str]:
@@ -85,6 +92,51 @@ def _sequence(cursor: Any, table: Table) -> str:
     return name
 
 
+class _CopyStream:
+    """A read-only file of COPY text lines produced on demand; remembers the error that stopped it."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self.error: Exception | None = None
+
+    def read(self, size: int = -1) -> str:
+        """Return at least ``size`` characters of whole lines (fewer at the end; all of them if ``size`` < 0)."""
+        parts: list[str] = []
+        total = 0
+        try:
+            for line in self._lines:
+                parts.append(line)
+                total += len(line)
+                if 0 <= size <= total:
+                    break
+        except Exception as exc:  # psycopg2 would replace it by a generic "error in .read() call"
+            self.error = exc
+            raise
+        return "".join(parts)
+
+
+def _lines(
+    table: Table, rows: list[dict[str, Any]], ids: list[int], encoders: list[tuple], first_index: int
+) -> Iterator[str]:
+    """Yield the COPY text line of each row, its reserved id first.
+
+    :raises ValidationError: a value has the wrong type or cannot be encoded (NaN in JSON), naming row and column.
+    """
+    for index, (pk, row) in enumerate(zip(ids, rows, strict=True)):
+        fields = [str(pk)]
+        append = fields.append
+        for name, encode, is_json in encoders:
+            value = row[name]
+            if value is None and not is_json:
+                append(NULL)
+                continue
+            try:
+                append(encode(value))
+            except (TypeError, ValueError, AttributeError) as exc:
+                raise ValidationError(f"{table.name} row {first_index + index}, column {name}: {exc}") from None
+        yield "\t".join(fields) + "\n"
+
+
 def copy_rows(connection: Connection, table: Table, rows: list[dict[str, Any]], first_index: int = 0) -> list[int]:
     """Insert complete rows (every column but ``id``) into ``table`` with one COPY; return their ids in order.
 
@@ -104,26 +156,18 @@ def copy_rows(connection: Connection, table: Table, rows: list[dict[str, Any]], 
             "SELECT nextval(%s::regclass) FROM generate_series(1, %s)", (_sequence(cursor, table), len(rows))
         )
         ids = sorted(row[0] for row in cursor.fetchall())
-        buffer = io.StringIO()
-        write = buffer.write
-        for index, (pk, row) in enumerate(zip(ids, rows, strict=True)):
-            fields = [str(pk)]
-            for name, encode, is_json in encoders:
-                value = row[name]
-                try:
-                    fields.append(NULL if value is None and not is_json else encode(value))
-                except (TypeError, ValueError, AttributeError) as exc:
-                    raise ValidationError(f"{table.name} row {first_index + index}, column {name}: {exc}") from None
-            write("\t".join(fields))
-            write("\n")
-        buffer.seek(0)
+        stream = _CopyStream(_lines(table, rows, ids, encoders, first_index))
         column_list = ", ".join(f'"{name}"' for name in ["id", *names])
         try:
-            cursor.copy_expert(f"COPY {table.name} ({column_list}) FROM STDIN", buffer, size=1 << 20)
-        except psycopg2.IntegrityError as exc:
-            raise IntegrityError(f"{table.name}: {_summary(exc)}") from None
-        except psycopg2.DataError as exc:
-            raise ValidationError(f"{table.name}: invalid value: {_summary(exc)}") from None
+            cursor.copy_expert(f"COPY {table.name} ({column_list}) FROM STDIN", stream, size=STREAM_READ_SIZE)
+        except psycopg2.Error as exc:
+            if stream.error is not None:
+                raise stream.error from None
+            if isinstance(exc, psycopg2.IntegrityError):
+                raise IntegrityError(f"{table.name}: {_summary(exc)}") from None
+            if isinstance(exc, psycopg2.DataError):
+                raise ValidationError(f"{table.name}: invalid value: {_summary(exc)}") from None
+            raise
     return ids
 
 
