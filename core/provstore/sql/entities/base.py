@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import uuid as uuid_module
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -78,15 +79,9 @@ class SqlEntity(Entity):
     def _new(cls: type[E], backend: Any) -> E:
         """Return an unstored entity whose fields hold the column defaults (e.g. a fresh uuid)."""
         model = cls.MODEL()
-        for column in cls.MODEL.__table__.columns:
-            if column.default is not None and not column.primary_key:
-                default = column.default.arg(None) if column.default.is_callable else column.default.arg
-                setattr(model, cls._attribute_of_column(column.name), default)
+        for attribute, default in _column_defaults(cls.MODEL):
+            setattr(model, attribute, default(None) if callable(default) else default)
         return cls(backend, model)
-
-    @classmethod
-    def _attribute_of_column(cls, column_name: str) -> str:
-        return sa.inspect(cls.MODEL).get_property_by_column(cls.MODEL.__table__.columns[column_name]).key
 
     @classmethod
     def column(cls, name: str) -> sa.Column[Any]:
@@ -169,6 +164,17 @@ class SqlEntity(Entity):
         if isinstance(column.type, sa.JSON):
             return clean_json_dict(value, name)  # errors name the key path, e.g. "attributes.a.b"
         return _validate_type(column.type, value, f"{self.ENTITY_NAME} field {name!r}")
+
+
+@functools.cache
+def _column_defaults(model: type[Base]) -> list[tuple[str, Any]]:
+    """Return (model attribute, default value or callable taking a context) for the columns with defaults."""
+    mapper = sa.inspect(model)
+    return [
+        (mapper.get_property_by_column(column).key, column.default.arg)
+        for column in model.__table__.columns
+        if column.default is not None and not column.primary_key
+    ]
 
 
 def _validate_type(column_type: TypeEngine[Any], value: Any, where: str) -> Any:

@@ -44,19 +44,24 @@ def add_link(backend: Any, source: Node, target: SqlNode, link_type: LinkType | 
 def _violation(session: Session, source: int, target: int, link_type: LinkType, label: str) -> str | None:
     """Return why the link may not be added, or None if it may."""
     rule = LINK_RULES[link_type]
-    family = [item.value for item in sorted(rule.family)]
-
-    def exists(*conditions: sa.ColumnElement[bool]) -> bool:
-        return session.scalar(sa.select(DbLink.id).where(*conditions).limit(1)) is not None
-
-    same_label = DbLink.label == label
-    if exists(DbLink.input_id == source, DbLink.output_id == target, DbLink.type == link_type.value, same_label):
+    family = sorted(item.value for item in rule.family)
+    # one indexed query: the target's incoming links of the family, and the source's same-type same-label links
+    existing = session.execute(
+        sa.select(DbLink.input_id, DbLink.output_id, DbLink.type, DbLink.label).where(
+            sa.or_(
+                sa.and_(DbLink.output_id == target, DbLink.type.in_(family)),
+                sa.and_(DbLink.input_id == source, DbLink.type == link_type.value, DbLink.label == label),
+            )
+        )
+    ).all()
+    incoming = [row for row in existing if row.output_id == target and row.type in family]
+    if (source, target, link_type.value, label) in existing:
         return "the link already exists"
-    if rule.single_incoming and exists(DbLink.output_id == target, DbLink.type.in_(family)):
+    if rule.single_incoming and incoming:
         return f"node {target} already has an incoming {' or '.join(family)} link (at most one is allowed)"
-    if rule.unique_incoming_label and exists(DbLink.output_id == target, DbLink.type.in_(family), same_label):
+    if rule.unique_incoming_label and any(row.label == label for row in incoming):
         return f"node {target} already has an incoming {' or '.join(family)} link labelled {label!r}"
-    if rule.unique_outgoing_label and exists(DbLink.input_id == source, DbLink.type == link_type.value, same_label):
+    if rule.unique_outgoing_label and any(row.input_id == source and row.label == label for row in existing):
         return f"node {source} already has an outgoing {link_type.value!r} link labelled {label!r}"
     for acyclic in ACYCLIC_FAMILIES:
         if link_type in acyclic and reaches(session, target, source, [item.value for item in acyclic]):
@@ -65,16 +70,29 @@ def _violation(session: Session, source: int, target: int, link_type: LinkType, 
     return None
 
 
-def reaches(session: Session, start: int, goal: int, link_types: Collection[str]) -> bool:
-    """Return whether ``goal`` is reachable from ``start`` following links of ``link_types`` forwards."""
-    reachable = sa.select(sa.cast(sa.literal(start), sa.Integer).label("id")).cte("reachable", recursive=True)
+def _reachability_statement() -> sa.Select[tuple[int]]:
+    """Build the recursive query behind :func:`reaches` (once; it is executed with bound parameters)."""
+    start = sa.bindparam("start", type_=sa.Integer)
+    reachable = sa.select(sa.cast(start, sa.Integer).label("id")).cte("reachable", recursive=True)
     step = (
         sa.select(DbLink.output_id)
         .join(reachable, DbLink.input_id == reachable.c.id)
-        .where(DbLink.type.in_(list(link_types)))
+        .where(DbLink.type.in_(sa.bindparam("link_types", expanding=True)))
     )
     reachable = reachable.union(step)
-    return session.scalar(sa.select(reachable.c.id).where(reachable.c.id == goal).limit(1)) is not None
+    return sa.select(reachable.c.id).where(reachable.c.id == sa.bindparam("goal", type_=sa.Integer)).limit(1)
+
+
+_REACHABILITY = _reachability_statement()
+
+
+def reaches(session: Session, start: int, goal: int, link_types: Collection[str]) -> bool:
+    """Return whether ``goal`` is reachable from ``start`` following links of ``link_types`` forwards.
+
+    One recursive CTE in the database (``UNION`` deduplicates, so it ends even on a cyclic graph).
+    """
+    parameters = {"start": start, "goal": goal, "link_types": list(link_types)}
+    return session.execute(_REACHABILITY, parameters).first() is not None
 
 
 def get_links(
