@@ -143,13 +143,6 @@ class PsqlDosBackend(SqlStorageBackend):
         return {"filepath": cls._config(profile).repository_folder}
 
     @classmethod
-    def _repository_config(cls, profile: Profile) -> dict[str, Any]:
-        """Return the profile's repository configuration, else the container at ``repository_uri``."""
-        if "repository" in profile.dictionary:
-            return dict(profile.repository_config)
-        return cls._default_repository_config(profile)
-
-    @classmethod
     def _profile_lock(cls, profile: Profile) -> AdvisoryProfileLock:
         """Return the advisory lock of the profile's database."""
         return AdvisoryProfileLock(profile.name, cls._config(profile))
