@@ -7,6 +7,9 @@ Usage::
 Prints one line per figure. For the SQLite backends the ceiling is a plain ``executemany`` of the same rows
 (JSON already serialised) into a bare table with the same columns, through the same pragmas, with no
 ORM, validation or indexes: ``bulk_insert`` should reach at least half of it.
+
+For ``core.psql_dos`` the benchmark starts its own throwaway PostgreSQL cluster (or uses ``--dsn``) and the
+ceiling is ``COPY`` of the same node rows into a plain table with the same columns (see ``psql_ceiling.py``).
 """
 
 from __future__ import annotations
@@ -118,14 +121,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodes", type=int, default=50_000, help="rows per bulk_insert (nodes, then links)")
     parser.add_argument("--stores", type=int, default=2_000, help="single store() calls")
     parser.add_argument("--repeat", type=int, default=3, help="bulk figures are the best of this many runs")
+    parser.add_argument("--dsn", help="core.psql_dos: postgresql:// URL of a server to use instead of a throwaway one")
     args = parser.parse_args(argv)
 
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} "
         f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, {platform.platform()}"
     )
+    server, dbname, extra = None, f"provstore_bench_{uuid.uuid4().hex[:8]}", {}
+    if args.backend == "core.psql_dos":
+        from psql_ceiling import start_server
+
+        server = start_server(args.dsn)
+        server.create_database(dbname)
+        extra = server.storage_config(dbname)
     with tempfile.TemporaryDirectory(prefix="provstore-bench-") as folder:
-        profile = make_profile(args.backend, Path(folder))
+        profile = make_profile(args.backend, Path(folder), **extra)
         profile.storage_cls.initialise(profile)
         with profile.storage_cls(profile) as storage:
             print(bench_store(storage, args.stores))
@@ -169,6 +180,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"ceiling (raw executemany, bare table): {ceiling:,.0f} rows/s; "
                 f"bulk_insert nodes reaches {100 * node_rate / ceiling:.0f}% of it"
             )
+        if server is not None:
+            from psql_ceiling import ceiling_report
+
+            print(ceiling_report(server, dbname, nodes, node_rate, args.repeat))
+            server.drop_database(dbname)
+            server.stop()
     return 0
 
 
