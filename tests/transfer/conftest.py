@@ -1,4 +1,4 @@
-"""Fixtures of the transfer tests: open storages of any built-in SQL backend, filled with the shared data set."""
+"""Fixtures of the transfer tests: open storages of any built-in SQL backend."""
 
 from __future__ import annotations
 
@@ -7,36 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from provstore.config import Profile
-from provstore.testing.profiles import make_profile
+from stores import store_factory
 
 
 @pytest.fixture
 def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Any]]:
-    """Return ``open_store(backend, name, repository=None)``: an initialised, open storage (closed after the test).
-
-    ``repository`` optionally replaces the profile's repository section, e.g. a uuid4 sandbox.
-    Tests marked ``postgres`` get a database on the session's PostgreSQL server for their ``core.psql_dos``
-    store (requested here, during setup, so that it is dropped only after the storages are closed).
-    """
-    opened = []
-    pg_config = request.getfixturevalue("pg_database") if request.node.get_closest_marker("postgres") else None
-
-    def factory(backend: str, name: str, repository: dict[str, Any] | None = None) -> Any:
-        extra = {}
-        if backend == "core.psql_dos":
-            assert pg_config is not None, "mark the test with @pytest.mark.postgres"
-            extra = pg_config
-        profile = make_profile(backend, tmp_path / name, **extra)
-        attributes = profile.dictionary
-        if repository is not None:
-            attributes["repository"] = repository
-        profile = Profile(name, attributes)
-        profile.storage_cls.initialise(profile)
-        storage = profile.storage_cls(profile)
-        opened.append(storage)
-        return storage
-
-    yield factory
-    for storage in opened:
-        storage.close()
+    """Return ``open_store(backend, name, repository=None)`` (see :func:`stores.store_factory`)."""
+    yield from store_factory(request, tmp_path)
