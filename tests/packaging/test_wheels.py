@@ -54,14 +54,30 @@ def runtime_requirements(wheel: Path) -> set[str]:
     return names
 
 
+def _guarded_imports(tree: ast.AST) -> set[int]:
+    """Return the ids of import nodes inside ``try`` blocks that handle ImportError: optional dependencies."""
+    guarded: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and any(
+            isinstance(handler.type, ast.Name) and handler.type.id in ("ImportError", "ModuleNotFoundError")
+            for handler in node.handlers
+        ):
+            guarded.update(id(inner) for statement in node.body for inner in ast.walk(statement))
+    return guarded
+
+
 def imported_top_modules(wheel: Path, package: str) -> set[str]:
-    """Return the top-level modules imported by the wheel's code (the test kit excepted: it needs pytest)."""
+    """Return the top-level modules the wheel's code needs (optional imports and the pytest-based kit excepted)."""
     modules: set[str] = set()
     with zipfile.ZipFile(wheel) as archive:
         for name in archive.namelist():
             if not name.endswith(".py") or not name.startswith(f"{package}/") or "/testing/" in name:
                 continue
-            for node in ast.walk(ast.parse(archive.read(name))):
+            tree = ast.parse(archive.read(name))
+            optional = _guarded_imports(tree)
+            for node in ast.walk(tree):
+                if id(node) in optional:
+                    continue
                 if isinstance(node, ast.Import):
                     modules.update(alias.name.split(".")[0] for alias in node.names)
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:

@@ -64,9 +64,9 @@ def describe_field(field: FieldInfo) -> tuple[str, bool]:
 
 def field_default(field: FieldInfo) -> Any:
     """Return the JSON form of an optional field's default (enums as values, paths as strings)."""
-    import pydantic_core
+    import pydantic
 
-    return pydantic_core.to_jsonable_python(field.get_default(call_default_factory=True))
+    return pydantic.TypeAdapter(Any).dump_python(field.get_default(call_default_factory=True), mode="json")
 
 
 def _click_type(field: FieldInfo) -> click.ParamType:
