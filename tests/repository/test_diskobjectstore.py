@@ -249,6 +249,12 @@ def test_initialise_refuses_a_foreign_folder(tmp_path: Path) -> None:
     assert (tmp_path / "c" / "thesis.tex").read_text() == "precious"
 
 
+def test_initialise_on_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(UnreachableStorage, match="cannot create a disk-objectstore container"):
+        DiskObjectStoreRepositoryBackend(filepath=tmp_path / "file").initialise()
+
+
 def test_uninitialised_container_is_a_clear_error(tmp_path: Path) -> None:
     repository = DiskObjectStoreRepositoryBackend(filepath=tmp_path / "missing")
     assert repository.uuid is None

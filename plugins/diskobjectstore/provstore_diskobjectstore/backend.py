@@ -121,6 +121,7 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
 
         :raises ValidationError: for unknown or invalid settings.
         :raises ConfigurationError: if the folder holds other files.
+        :raises UnreachableStorage: if the folder cannot be created (not a folder, no permission).
         """
         clear = bool(kwargs.pop("clear", False))
         settings = {
@@ -150,6 +151,10 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         except FileExistsError:
             raise ConfigurationError(
                 f"cannot create a disk-objectstore container in {self._filepath}: the folder is not empty"
+            ) from None
+        except OSError as exc:
+            raise UnreachableStorage(
+                f"cannot create a disk-objectstore container in {self._filepath}: {exc.strerror}"
             ) from None
         finally:
             self._container.close()
