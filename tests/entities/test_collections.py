@@ -86,6 +86,10 @@ def test_create_validation(storage):
         storage.nodes.create(node_type=DATA, user=storage.users.create(email="unstored@x"))
     with pytest.raises(ValidationError, match="must not be None"):
         storage.nodes.create(node_type=DATA, label=None)
+    with pytest.raises(ValidationError, match="NUL"):
+        storage.nodes.create(node_type=DATA, label="a\x00b")
+    with pytest.raises(ValidationError, match="not valid unicode"):
+        storage.nodes.create(node_type=DATA, description="\ud800")
     assert storage.nodes.count() == 0
 
 

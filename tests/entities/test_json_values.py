@@ -84,3 +84,14 @@ def test_self_referencing_value_is_refused():
     value.append(value)
     with pytest.raises(ValidationError, match="nesting deeper"):
         clean_json_value(value)
+
+
+def test_numpy_scalars_become_python_numbers():
+    numpy = pytest.importorskip("numpy")
+    cleaned = clean_json_value({"i": numpy.int64(3), "f": numpy.float32(0.5), "t": (numpy.int8(1),)})
+    assert cleaned == {"i": 3, "f": 0.5, "t": [1]}
+    assert [type(cleaned["i"]), type(cleaned["f"]), type(cleaned["t"][0])] == [int, float, int]
+    with pytest.raises(ValidationError, match="values of type ndarray"):
+        clean_json_value({"a": numpy.arange(3)}, "attributes")
+    with pytest.raises(ValidationError, match="nan is not allowed"):
+        clean_json_value(numpy.float64("nan"))

@@ -196,3 +196,35 @@ def test_links_of_another_storage_are_refused(storage, make):
     with cls(cls.create_profile(default_user_email="other@x")) as other:
         foreign = other.nodes.create(node_type=DATA).store()
         refused(storage, make(CALC), foreign, "input_calc", "x", "different storages")
+
+
+def test_concurrent_creators_cannot_both_win(storage, make):
+    """Two threads adding a ``create`` link to the same data node: the rule holds, exactly one succeeds."""
+    import threading
+
+    from sqlalchemy.pool import StaticPool
+
+    if isinstance(storage.get_session().get_bind().pool, StaticPool):
+        pytest.skip("the storage shares one connection between threads: no concurrent transactions")
+    data_pk, calc_pks = make(DATA).pk, [make(CALC).pk, make(CALC).pk]
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def create_link(calc_pk):
+        data, calc = storage.nodes.get(data_pk), storage.nodes.get(calc_pk)
+        barrier.wait()
+        try:
+            data.add_incoming(calc, "create", "result")
+            outcomes.append("linked")
+        except ValidationError:
+            outcomes.append("refused")
+        finally:
+            storage.get_session().close()
+
+    threads = [threading.Thread(target=create_link, args=(pk,)) for pk in calc_pks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["linked", "refused"]
+    assert len(storage.nodes.get(data_pk).get_incoming()) == 1

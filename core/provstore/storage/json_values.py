@@ -7,6 +7,7 @@ Rules (one place, used for node attributes and extras, group extras and every JS
   integers in the signed 64-bit range, finite floats, lists and dicts. Tuples become lists,
   other ``numbers.Integral``/``numbers.Real`` (e.g. numpy scalars) become ``int``/``float``,
   ``datetime.datetime``/``datetime.date`` become their ISO 8601 string (read back as that string).
+  Arrays are refused: convert them first (e.g. numpy's ``array.tolist()``).
 - Containers nest at most :data:`MAX_DEPTH` levels deep.
 
 Anything else (NaN, infinity, bytes, sets, objects, non-string keys) raises
@@ -23,7 +24,7 @@ from typing import Any
 
 from provstore.exceptions import ValidationError
 
-__all__ = ["MAX_DEPTH", "clean_json_dict", "clean_json_value", "validate_json_key"]
+__all__ = ["MAX_DEPTH", "check_text", "clean_json_dict", "clean_json_value", "validate_json_key"]
 
 MAX_DEPTH = 100
 """Deepest nesting of lists and dicts accepted inside a JSON field (the field's own dict is level 1)."""
@@ -39,7 +40,7 @@ def validate_json_key(key: object, where: str = "key") -> str:
         raise ValidationError(f"{where}: dict keys must not be empty")
     if "." in key:
         raise ValidationError(f"{where}: dict key {key!r} must not contain '.' (the query path separator)")
-    _check_text(key, where)
+    check_text(key, where)
     return str.__str__(key)
 
 
@@ -55,7 +56,8 @@ def clean_json_value(value: object, path: str = "value") -> Any:
     return _clean(value, path, 0)
 
 
-def _check_text(text: str, path: str) -> None:
+def check_text(text: str, path: str) -> None:
+    """Raise ValidationError if ``text`` cannot be stored on every database (NUL, lone surrogates)."""
     if "\x00" in text:
         raise ValidationError(f"{path}: strings must not contain NUL characters")
     try:
@@ -70,7 +72,7 @@ def _clean(value: Any, path: str, depth: int) -> Any:
     if value is None or kind is bool:
         return value
     if kind is str:
-        _check_text(value, path)
+        check_text(value, path)
         return value
     if kind is int:
         if not _INT_MIN <= value <= _INT_MAX:

@@ -21,7 +21,7 @@ from sqlalchemy.sql.type_api import TypeEngine
 
 from provstore.exceptions import IntegrityError, MultipleObjectsError, NotExistent, ValidationError
 from provstore.storage.entities import Entity, EntityCollection
-from provstore.storage.json_values import clean_json_dict
+from provstore.storage.json_values import check_text, clean_json_dict
 from provstore.storage.virtual_files import validate_repository_metadata
 
 if TYPE_CHECKING:
@@ -193,8 +193,7 @@ def _validate_type(column_type: TypeEngine[Any], value: Any, where: str) -> Any:
             raise ValidationError(f"{where} must be a string, got {type(value).__name__}")
         if column_type.length is not None and len(value) > column_type.length:
             raise ValidationError(f"{where} is longer than {column_type.length} characters")
-        if "\x00" in value:
-            raise ValidationError(f"{where} must not contain NUL characters")
+        check_text(value, where)
         return value
     raise TypeError(f"no validation for column type {column_type!r}")  # pragma: no cover - model mismatch
 

@@ -33,6 +33,14 @@ def add_link(backend: Any, source: Node, target: SqlNode, link_type: LinkType | 
         raise ValidationError("cannot link nodes of different storages")
     link_type = check_link(source, target, link_type, label)
     with write_transaction(backend, f"link node {source.pk} to node {target.pk}") as session:
+        # serialise concurrent link writes on these nodes (PostgreSQL row locks, in pk order to avoid
+        # deadlocks) so that two processes cannot both pass the checks; SQLite writers are serial anyway
+        session.execute(
+            sa.select(DbNode.id)
+            .where(DbNode.id.in_(sorted({source.pk, target.pk})))
+            .order_by(DbNode.id)
+            .with_for_update()
+        )
         problem = _violation(session, source.pk, target.pk, link_type, label)
         if problem is not None:
             raise ValidationError(
