@@ -90,13 +90,13 @@ def inspect(file: str, as_json: bool, max_size: int, max_members: int, max_ratio
 def import_(state, file: str, batch_size: int, max_size: int, max_members: int, max_ratio: float) -> None:
     """Import the archive FILE into the profile's storage; rows whose uuid it already has are skipped.
 
-    All rows are written in one transaction: a failure imports none of them.
+    The storage is initialised first if needed. All rows are written in one transaction: a failure imports none of them.
     """
-    from provstore import open_storage
     from provstore.archive import import_archive
+    from provstore.cli.transfer import open_target
 
     limits = _limits(max_size, max_members, max_ratio)
-    with open_storage(state.load_profile()) as storage:
+    with open_target(state.load_profile()) as storage:
         report = import_archive(file, storage, batch_size=batch_size, progress=sys.stderr.isatty(), limits=limits)
     for line in report.summary_lines():
         click.echo(line)

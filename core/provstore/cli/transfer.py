@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-__all__ = ["transfer"]
+if TYPE_CHECKING:
+    from provstore.config import Profile
+    from provstore.storage import StorageBackend
+
+__all__ = ["open_target", "transfer"]
+
+
+def open_target(profile: Profile) -> StorageBackend:
+    """Open the storage of ``profile`` to write into it, initialising it first if it does not exist yet."""
+    from provstore import open_storage
+
+    storage_cls = profile.storage_cls
+    if storage_cls.version_profile(profile) is None:
+        storage_cls.initialise(profile)
+        click.echo(f"Initialised the storage of profile {profile.name!r}.", err=True)
+    return open_storage(profile)
 
 
 @click.command()
@@ -24,12 +40,7 @@ def transfer(source_name: str, target_name: str, batch_size: int, merge: bool, n
     from provstore import load_profile, open_storage
     from provstore.transfer import transfer_storage
 
-    source_profile, target_profile = load_profile(source_name), load_profile(target_name)
-    target_cls = target_profile.storage_cls
-    if target_cls.version_profile(target_profile) is None:
-        target_cls.initialise(target_profile)
-        click.echo(f"Initialised the storage of profile {target_name!r}.", err=True)
-    with open_storage(source_profile) as source, open_storage(target_profile) as target:
+    with open_storage(load_profile(source_name)) as source, open_target(load_profile(target_name)) as target:
         report = transfer_storage(
             source, target, batch_size=batch_size, progress=sys.stderr.isatty(), merge=merge, verify=not no_verify
         )
