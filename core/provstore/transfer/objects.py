@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from provstore.exceptions import CorruptStorage
@@ -104,7 +104,8 @@ class ObjectCopier:
             for *_, spool in pending:
                 spool.close()
 
-    def _source_streams(self, keys: list[str]):  # noqa: ANN202 (an iterator of the repository's own stream type)
+    def _source_streams(self, keys: list[str]) -> Iterator[tuple[str, BinaryIO]]:
+        """Yield the source's streams of ``keys``; an object it lists but cannot read means it is corrupt."""
         try:
             yield from self.source.iter_object_streams(keys)
         except FileNotFoundError as exc:
