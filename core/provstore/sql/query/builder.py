@@ -254,13 +254,16 @@ class QueryBuilder:
             return int(session.execute(select(func.count()).select_from(statement.subquery())).scalar_one())
 
     def iterall(self, batch_size: int = 1000, flat: bool = False) -> Iterator[Any]:
-        """Yield the rows of :meth:`all` one by one, fetching ``batch_size`` at a time (bounded memory).
+        """Return an iterator over the rows of :meth:`all`, fetching ``batch_size`` at a time (bounded memory).
 
         On PostgreSQL this uses a server-side cursor; do not commit the storage's transaction while iterating.
         """
         statement, projections = self._statement()
         self._check_flat(flat, projections)
         size = _non_negative(batch_size, "batch_size") or 1
+        return self._stream(statement, projections, size, flat)
+
+    def _stream(self, statement: Select[Any], projections: list[_Projection], size: int, flat: bool) -> Iterator[Any]:
         with self._session() as session:
             result = session.execute(statement, execution_options={"yield_per": size})
             try:
@@ -274,14 +277,17 @@ class QueryBuilder:
         return list(self.iterdict())
 
     def iterdict(self, batch_size: int = 1000) -> Iterator[dict[str, dict[str, Any]]]:
-        """Yield the rows of :meth:`dict` one by one, fetching ``batch_size`` at a time."""
+        """Return an iterator over the rows of :meth:`dict`, fetching ``batch_size`` at a time."""
         _, projections = self._statement()
-        for row in self.iterall(batch_size):
-            result: dict[str, dict[str, Any]] = {}
-            for projection, value in zip(projections, row, strict=True):
-                entry = result.setdefault(projection.tag, {})
-                entry.update(value if projection.name == "*" else {projection.name: value})
-            yield result
+        return (self._as_dict(row, projections) for row in self.iterall(batch_size))
+
+    @staticmethod
+    def _as_dict(row: tuple[Any, ...], projections: list[_Projection]) -> dict[str, dict[str, Any]]:
+        result: dict[str, dict[str, Any]] = {}
+        for projection, value in zip(projections, row, strict=True):
+            entry = result.setdefault(projection.tag, {})
+            entry.update(value if projection.name == "*" else {projection.name: value})
+        return result
 
     # ------------------------------------------------------------------------------------------ internals
     @property

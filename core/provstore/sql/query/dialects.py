@@ -20,6 +20,7 @@ the operand is known when the query is built.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from typing import Any
 
 from sqlalchemy import (
@@ -76,7 +77,7 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-class Dialect:
+class Dialect(ABC):
     """The dialect-specific parts of a query: JSON predicates, JSON projections, ordering, text and list tests."""
 
     name: str
@@ -86,60 +87,60 @@ class Dialect:
         """Return ``column <op> value`` comparing strings by code point."""
         return _COMPARATORS[op](column, value)
 
+    @abstractmethod
     def like(self, expression: ColumnElement[Any], pattern: str, insensitive: bool) -> ColumnElement[bool]:
         """Return a case-sensitive (or ASCII-case-insensitive) LIKE test of a text expression."""
-        raise NotImplementedError
 
+    @abstractmethod
     def in_values(self, column: ColumnElement[Any], values: list[Any]) -> ColumnElement[bool]:
         """Return ``column IN values`` as a single bound parameter, so that huge lists stay linear."""
-        raise NotImplementedError
 
     def text_order_key(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         """Return the expression that orders a text column by code point."""
         return column
 
     # ------------------------------------------------------------------------------------------------ JSON
+    @abstractmethod
     def json_value(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[Any]:
         """Return the JSON value at ``path`` of ``doc`` (SQL NULL when missing)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def json_projection(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[Any]:
         """Return the JSON value at a non-empty ``path`` for projections: SQL NULL when missing or JSON null."""
-        raise NotImplementedError
 
     def decode(self, value: Any) -> Any:
         """Return the Python value of a fetched :meth:`json_projection` result."""
         return value
 
+    @abstractmethod
     def json_eq(self, doc: ColumnElement[Any], path: JsonPath, value: Any) -> ColumnElement[bool]:
         """Return whether the value at ``path`` equals the JSON ``value`` (type-exact, deep)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def json_compare(self, doc: ColumnElement[Any], path: JsonPath, op: str, value: Any) -> ColumnElement[bool]:
         """Return ``value_at_path <op> value`` for a number or a string operand; other JSON types never match."""
-        raise NotImplementedError
 
+    @abstractmethod
     def json_like(
         self, doc: ColumnElement[Any], path: JsonPath, pattern: str, insensitive: bool
     ) -> ColumnElement[bool]:
         """Return whether the value at ``path`` is a string matching ``pattern``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def json_has_key(self, doc: ColumnElement[Any], path: JsonPath, key: str) -> ColumnElement[bool]:
         """Return whether the value at ``path`` is an object with ``key``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def json_contains(self, doc: ColumnElement[Any], path: JsonPath, value: dict | list) -> ColumnElement[bool]:
         """Return whether the value at ``path`` contains ``value`` (PostgreSQL ``@>`` semantics)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def json_is_null(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[bool]:
         """Return whether the value at ``path`` is missing or JSON null."""
-        raise NotImplementedError
 
+    @abstractmethod
     def json_order_keys(self, doc: ColumnElement[Any], path: JsonPath) -> list[ColumnElement[Any]]:
         """Return sort keys ordering JSON values: numbers, then strings, then false/true, then everything else."""
-        raise NotImplementedError
 
 
 # ------------------------------------------------------------------------------------------------ PostgreSQL

@@ -120,4 +120,3 @@ def relationship(entity: str, keyword: str) -> Relationship:
         valid = [name for (owner, name) in RELATIONSHIPS if owner == entity]
         raise ValidationError(f"{entity} has no relationship {keyword!r}; valid: {', '.join(valid)}")
     return found
-
