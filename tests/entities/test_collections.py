@@ -149,6 +149,7 @@ def test_unique_violation_is_integrity_error_and_writes_nothing(storage):
     other = storage.users.create(email="b@x").store()
     with pytest.raises(IntegrityError, match="cannot update user"):
         other.email = "a@x"
+    assert other.email == "b@x"  # the failed write is undone in memory too
     assert reload(storage, other).email == "b@x"
 
 

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from provstore.repository import AbstractRepositoryBackend
 
 __all__ = [
+    "ACYCLIC_FAMILIES",
     "LINK_RULES",
     "AuthInfo",
     "Comment",
@@ -50,6 +51,7 @@ __all__ = [
     "EntityCollection",
     "Field",
     "Group",
+    "LinkRule",
     "LinkTriple",
     "LinkType",
     "Log",
