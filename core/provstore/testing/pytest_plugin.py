@@ -33,7 +33,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """Skip a conformance test whose backend class does not declare a capability the test needs."""
     for marker in item.iter_markers(REQUIRES_MARKER):
         owner = getattr(item, "cls", None)
-        missing = [name for name in marker.args if not getattr(owner, name, False)]
+        unknown = [name for name in marker.args if not isinstance(getattr(owner, name, None), bool)]
+        if unknown:
+            pytest.fail(f"{item.nodeid}: unknown capability {', '.join(unknown)} (not a bool class attribute)")
+        missing = [name for name in marker.args if not getattr(owner, name)]
         if missing:
             backend = getattr(owner, "backend", "?")
             pytest.skip(f"backend {backend} does not declare {', '.join(missing)}")

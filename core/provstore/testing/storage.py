@@ -83,6 +83,13 @@ class StorageBackendTests:
         """Return a profile for the backend under test that has not been initialised."""
         return Profile("conformance", storage_profile_config)
 
+    # ------------------------------------------------------------------------------------- configuration
+    def test_configuration_fields_are_described(self, storage_profile_config: dict[str, Any]) -> None:
+        """``provstore profile setup`` turns each field into an option whose help is the field's description."""
+        cls = self.fresh_profile(storage_profile_config).storage_cls
+        undocumented = [name for name, field in cls.Configuration.model_fields.items() if not field.description]
+        assert not undocumented, f"Configuration fields without a description: {undocumented}"
+
     # ------------------------------------------------------------------------------------------ lifecycle
     def test_open_storage_is_open(self, storage: StorageBackend) -> None:
         assert not storage.is_closed
