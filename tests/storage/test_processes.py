@@ -129,3 +129,20 @@ def test_forked_child_has_its_own_profile_lock(dos_storage):
     assert _try_exclusive(dos_storage.profile) == "locked"  # the parent still holds its shared lock
     dos_storage.close()
     assert _try_exclusive(dos_storage.profile) == "exclusive"
+
+
+_SET = """
+import json, sys
+from provstore.config import Profile
+profile = Profile("p", json.loads(sys.argv[1]))
+with profile.storage_cls(profile) as storage:
+    storage.set_global_variable("counter", int(sys.argv[2]))
+"""
+
+
+def test_reads_see_writes_committed_by_other_processes_since(dos_storage):
+    """Reading outside a transaction must not pin an old snapshot (PostgreSQL's read committed behaves so too)."""
+    arguments = json.dumps(dos_storage.profile.dictionary)
+    for value in (1, 2):
+        subprocess.run([sys.executable, "-c", _SET, arguments, str(value)], check=True, timeout=120)
+        assert dos_storage.get_global_variable("counter") == value

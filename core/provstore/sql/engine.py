@@ -19,16 +19,19 @@ JSON_ENGINE_KWARGS: dict[str, Any] = {"json_serializer": json_dumps, "json_deser
 """Keyword arguments of ``create_engine`` that every SQL backend passes."""
 
 BEGIN_MODE_OPTION = "provstore_sqlite_begin"
-"""Connection execution option naming the SQLite ``BEGIN`` mode; ``IMMEDIATE`` for transactions that write."""
+"""Connection execution option naming the SQLite ``BEGIN`` mode (``IMMEDIATE``); absent: no transaction."""
 
 
 def configure_sqlite_engine(engine: Engine, pragmas: Mapping[str, str | int]) -> None:
-    """Make an SQLite engine emit its own ``BEGIN`` (so SAVEPOINTs work) and set ``pragmas`` on each connection.
+    """Let SQLAlchemy, not the driver, decide when SQLite transactions begin, and set ``pragmas`` on each connection.
 
-    The ``pysqlite`` driver otherwise begins transactions lazily by itself, which breaks nested
-    transactions. Transactions opened with the execution option :data:`BEGIN_MODE_OPTION` set to
-    ``"IMMEDIATE"`` take the write lock at once, so concurrent writers wait for each other (up to
-    ``busy_timeout``) instead of failing with "database is locked" when upgrading a read lock.
+    The ``pysqlite`` driver otherwise begins transactions lazily by itself, which breaks SAVEPOINTs.
+    A transaction opened with the execution option :data:`BEGIN_MODE_OPTION` set to ``"IMMEDIATE"``
+    (what :meth:`SqlStorageBackend.transaction` does) takes the write lock at once, so concurrent writers
+    wait for each other (up to the busy timeout) instead of failing with "database is locked" when a
+    read lock cannot be upgraded. Without the option no ``BEGIN`` is sent: work outside ``transaction()``
+    runs statement by statement, so a read never pins an old snapshot and always sees the latest
+    committed data, as PostgreSQL's read-committed reads do. Writes belong in ``transaction()``.
     """
 
     @event.listens_for(engine, "connect")
@@ -43,7 +46,9 @@ def configure_sqlite_engine(engine: Engine, pragmas: Mapping[str, str | int]) ->
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        mode = connection.get_execution_options().get(BEGIN_MODE_OPTION, "DEFERRED")
+        mode = connection.get_execution_options().get(BEGIN_MODE_OPTION)
+        if mode is None:
+            return
         if mode not in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
             raise ValueError(f"invalid SQLite begin mode {mode!r}")
         connection.exec_driver_sql(f"BEGIN {mode}")

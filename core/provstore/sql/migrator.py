@@ -27,6 +27,7 @@ from provstore.exceptions import (
     UnreachableStorage,
 )
 from provstore.sql import models
+from provstore.sql.engine import BEGIN_MODE_OPTION
 
 __all__ = ["REPOSITORY_UUID_KEY", "SqlMigrator"]
 
@@ -185,6 +186,7 @@ class SqlMigrator:
     def _transaction(self) -> Iterator[None]:
         if self.connection.in_transaction():  # inspection autobegins: finish that read first
             self.connection.commit()
+        self.connection.execution_options(**{BEGIN_MODE_OPTION: "IMMEDIATE"})  # a real transaction on SQLite
         with self.connection.begin():
             yield
 
