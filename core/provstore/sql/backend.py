@@ -67,26 +67,32 @@ os.register_at_fork(after_in_child=_reset_backends_after_fork)
 class SqlStorageBackend(StorageBackend):
     """Storage backend on an SQL database through SQLAlchemy, with a thread-bound session per thread.
 
-    A subclass **must** implement:
+    Collaborators use :meth:`get_session`, :meth:`transaction`, :attr:`in_transaction`,
+    :meth:`get_repository`, :attr:`default_user` and :attr:`profile`.
 
-    - ``_create_engine(cls, profile, create=False) -> Engine``: an engine for the profile's database
-      (pass :data:`provstore.sql.engine.JSON_ENGINE_KWARGS`); ``create=True`` when :meth:`initialise`
-      may create the database.
+    A subclass **must** provide:
+
+    - ``_create_engine(cls, profile, create=False) -> Engine``: a new engine for the profile's database
+      (pass :data:`provstore.sql.engine.JSON_ENGINE_KWARGS`; SQLite engines also go through
+      :func:`provstore.sql.engine.configure_sqlite_engine`); ``create=True`` only from :meth:`initialise`.
     - ``Configuration`` (pydantic model of ``storage.config``) and ``default_repository_backend``.
 
     A subclass **may** override:
 
     - ``_storage_exists(cls, profile)``: False makes :meth:`version_profile` return None without connecting.
-    - ``_default_repository_config(cls, profile)``: the repository config when the profile gives none.
-    - ``_prepare_storage()``: make the storage usable when opened (default: validate, modifying nothing).
-    - ``_profile_lock(cls, profile)``: the inter-process lock (default: none, for private stores).
-    - ``_insert_chunk(connection, table, rows)``: the fast path of :meth:`bulk_insert` for one chunk.
-    - ``_delete_node_chunk(connection, pks)``: delete one chunk of nodes and their connections.
-    - ``_maintain_database(full, dry_run)``: database housekeeping (VACUUM, ANALYZE) for :meth:`maintain`.
-    - ``_after_fork()``: reset connection state in a forked child (default: drop the parent's pooled connections).
-    - ``_destroy_database(cls, profile)``: used by ``initialise(reset=True)``; default drops every table.
-    - ``_database_info()``: backend-specific entries of :meth:`get_info`.
-    - ``bulk_chunk_size``: rows per statement of the bulk operations.
+    - ``_default_repository_config(cls, profile)``: the repository config when the profile names none.
+    - ``_profile_lock(cls, profile) -> ProfileLock``: the inter-process lock, shared while open, exclusive
+      for ``maintain(full=True)``, ``migrate`` and ``initialise`` (default: :class:`NullProfileLock`).
+    - ``_prepare_storage()``: make the storage usable on open (default: validate, modifying nothing).
+    - ``_destroy_database(cls, profile)``: used by ``initialise(reset=True)`` (default: drop every table).
+    - ``_insert_chunk(connection, table, rows)``: one chunk of :meth:`bulk_insert` (default: multi-row
+      ``INSERT ... RETURNING``, hand-built on SQLite); must return the pks in input order.
+    - ``_delete_node_chunk(connection, pks)``: one chunk of :meth:`delete_nodes_and_connections`.
+    - ``_maintain_database(full, dry_run)``: database housekeeping for :meth:`maintain` (default: ANALYZE).
+    - ``_database_info()``: the ``database`` entry of :meth:`get_info` (never secrets).
+    - ``_after_fork()``: called in a forked child (default: drop the parent's pooled connections and
+      sessions); call ``super()`` and re-take the lock with ``self._lock.reacquire_after_fork()`` if it has one.
+    - ``bulk_chunk_size`` / ``delete_chunk_size``: rows per bulk statement / pks per DELETE.
     """
 
     bulk_chunk_size: ClassVar[int] = 2000
@@ -366,7 +372,8 @@ class SqlStorageBackend(StorageBackend):
 
         The outermost level commits on success. An exception rolls back only its own level and is
         re-raised. Work done on the session outside any ``transaction()`` block (implicitly begun) is
-        committed when the outermost block opens, so the block starts a fresh write transaction.
+        committed when the outermost block opens, so the block starts a fresh write transaction; on
+        SQLite that transaction is ``BEGIN IMMEDIATE`` (writers queue up instead of failing).
         """
         session = self.get_session()
         depth = self._depth
