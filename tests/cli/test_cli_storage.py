@@ -104,6 +104,10 @@ class Raising:
         def raise_pydantic():
             Config(port="secret-value")
 
+        @cli.command("raise-oserror")
+        def raise_oserror():
+            raise OSError(28, "No space left on device")
+
         @cli.command("raise-interrupt")
         def raise_interrupt():
             raise KeyboardInterrupt
@@ -120,6 +124,7 @@ class Raising:
         ("raise-pydantic", "Error: invalid value: field 'port': Input should be a valid integer, unable to parse "
          "string as an integer\n"),
         ("raise-interrupt", "Error: interrupted\n"),
+        ("raise-oserror", "Error: [Errno 28] No space left on device\n"),
     ],
 )  # fmt: skip
 def test_user_errors_are_one_line(run, fake_plugin, command, stderr):

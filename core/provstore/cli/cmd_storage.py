@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
 from provstore.cli.output import echo_mapping
+
+if TYPE_CHECKING:
+    from provstore.cli.root import CliState
 
 __all__ = ["storage"]
 
@@ -20,7 +24,7 @@ def storage() -> None:
 @click.option("--detailed", is_flag=True, help="Include detailed statistics (slower).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def info(state, detailed: bool, as_json: bool) -> None:
+def info(state: CliState, detailed: bool, as_json: bool) -> None:
     """Show entity counts and repository information of the storage."""
     from provstore import open_storage
 
@@ -36,7 +40,7 @@ def info(state, detailed: bool, as_json: bool) -> None:
 
 @storage.command()
 @click.pass_obj
-def version(state) -> None:
+def version(state: CliState) -> None:
     """Show the schema version of the storage and the version this code expects."""
     selected = state.load_profile()
     storage_cls = selected.storage_cls
@@ -49,7 +53,7 @@ def version(state) -> None:
 
 @storage.command()
 @click.pass_obj
-def migrate(state) -> None:
+def migrate(state: CliState) -> None:
     """Migrate the storage's schema to the version of this code."""
     selected = state.load_profile()
     storage_cls = selected.storage_cls
@@ -66,7 +70,7 @@ def migrate(state) -> None:
 @click.option("--full", is_flag=True, help="Full maintenance; needs exclusive use of the profile.")
 @click.option("--dry-run", is_flag=True, help="Only report what would be done.")
 @click.pass_obj
-def maintain(state, full: bool, dry_run: bool) -> None:
+def maintain(state: CliState, full: bool, dry_run: bool) -> None:
     """Perform maintenance of the storage (repository packing and cleaning)."""
     from provstore import open_storage
 

@@ -25,6 +25,8 @@ def _user_error_message(exc: BaseException) -> str | None:
         return str(exc) or type(exc).__name__
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
+    if isinstance(exc, OSError):  # the environment: permissions, full disk, missing folder
+        return str(exc)
     pydantic = sys.modules.get("pydantic")  # a pydantic error can only exist if pydantic was imported
     if pydantic is not None and isinstance(exc, pydantic.ValidationError):
         from provstore.config import format_validation_error
