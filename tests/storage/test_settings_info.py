@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from provstore.exceptions import NotExistent
 from provstore.sql.migrator import REPOSITORY_UUID_KEY
@@ -51,10 +53,15 @@ def test_info(storage, user_id):
 def test_clear_keeps_settings(storage, user_id):
     storage.bulk_insert(EntityTypes.NODE, [node_row(user_id)], allow_defaults=True)
     storage.set_global_variable("kept", 1)
+    repository = storage.get_repository()
+    repository.put_object_from_filelike(io.BytesIO(b"gone"))
+    identity = repository.uuid
     storage._clear()
     info = storage.get_info()
     assert info["entities"]["nodes"] == info["entities"]["users"] == 0
     assert storage.get_global_variable("kept") == 1
+    assert list(repository.list_objects()) == []
+    assert storage.get_repository().uuid == identity
 
 
 def test_default_user_is_created_once(storage):

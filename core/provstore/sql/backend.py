@@ -289,7 +289,7 @@ class SqlStorageBackend(StorageBackend):
         return self._repository
 
     def _clear(self) -> None:
-        """Delete every row except the settings (which hold the repository identity); tests only."""
+        """Delete every row but the settings, and every repository object; the repository identity stays (tests)."""
         self._ensure_open()
         with self.transaction() as session:
             for table in reversed(models.Base.metadata.sorted_tables):
@@ -297,6 +297,9 @@ class SqlStorageBackend(StorageBackend):
                     session.execute(table.delete())
         self.get_session().expunge_all()
         self._default_user = None
+        keys = list(self._repository.list_objects())
+        if keys:
+            self._repository.delete_objects(keys)
 
     # ----------------------------------------------------------------------- collections
     def _collection(self, name: str) -> Any:
