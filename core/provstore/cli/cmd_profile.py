@@ -228,8 +228,8 @@ def set_default(name: str) -> None:
 def delete_profile(name: str, force: bool, keep_data: bool) -> None:
     """Delete profile NAME and, unless --keep-data, its storage's data.
 
-    Deleting data uses the backend's optional classmethod ``delete_storage(profile)``; a backend
-    without it keeps its data, and the command says so.
+    A backend that cannot delete its data (it has no ``delete_storage`` class method) leaves it in
+    place, and the command says so.
     """
     from provstore.config import Config
 
