@@ -1,7 +1,7 @@
 """Backends come and go with pip: build every wheel, install them into a fresh environment, remove one.
 
-One virtual environment (no system site packages) serves the whole module; the tests run in file order
-and the last one uninstalls the PostgreSQL plugin from it.
+One virtual environment (no system site packages) serves the whole module and the tests run in file
+order: the environment starts with ``provstore[psql]``, loses the PostgreSQL plugin, then gets ``[all]``.
 """
 
 from __future__ import annotations
@@ -209,3 +209,12 @@ def test_uninstalled_plugin_disappears_and_its_profile_fails_cleanly(
     assert "core.sqlite_dos" in lines[0]  # the error lists what is installed
     assert "Traceback" not in result.stderr
     assert config_file.read_bytes() == before
+
+
+def test_all_extra_brings_every_builtin_backend(
+    fresh_env: VirtualEnv, wheelhouse: Path, config_dir: dict[str, str]
+) -> None:
+    fresh_env.check("python", "-m", "pip", "install", "--quiet", "--find-links", wheelhouse, "provstore[all]")
+    backends = listed(fresh_env, config_dir)
+    for name in ("core.psql_dos", "core.sqlite_dos", "core.sqlite_temp", "core.sandbox", "core.diskobjectstore"):
+        assert backends[name]["status"] == "ok", backends[name]
