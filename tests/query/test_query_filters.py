@@ -105,6 +105,12 @@ HAND_CHECKED = [
         {"ctime": {">=": datetime.datetime(2024, 1, 9, 1, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))}},
         ["n8", "n9"],
     ),
+    (
+        {"ctime": {"in": [datetime.datetime(2024, 1, 1, tzinfo=UTC), datetime.datetime(2024, 1, 3, tzinfo=UTC)]}},
+        ["n0", "n2"],
+    ),
+    ({"uuid": {"in": ["00000000-0000-0000-0000-000000000001", "nope"]}}, ["n1"]),
+    ({"id": {">": 0}}, ["n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9"]),
     # combinations
     ({"or": [{"attributes.x": 3}, {"label": "beta"}]}, ["n0", "n2"]),
     ({"and": [{"attributes.x": {">": 0}}, {"attributes.x": {"<": 5}}]}, ["n0", "n1", "n3"]),
