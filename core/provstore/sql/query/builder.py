@@ -45,10 +45,6 @@ class _Projection:
     key: tuple[str, str, tuple[str | int, ...] | None] | None = None
     """(tag, column, path) for a single field, so that ``distinct()`` queries can order by it."""
 
-    def value_names(self) -> list[str]:
-        """Return the keys this projection contributes to a :meth:`QueryBuilder.dict` row."""
-        return [column.name for column in self.columns] if self.name == "*" else [self.name]
-
 
 @dataclass
 class _Entity:
