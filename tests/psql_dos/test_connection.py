@@ -127,3 +127,11 @@ def test_repository_uri_accepts_file_uris(psql_profile, tmp_path):
         _with(psql_profile, repository_uri="s3://bucket/x").storage_cls.version_profile(
             _with(psql_profile, repository_uri="s3://bucket/x")
         )
+
+
+def test_bad_engine_kwargs_are_a_configuration_error(psql_profile):
+    psql_profile.storage_cls.initialise(psql_profile)
+    with pytest.raises(ConfigurationError, match="invalid engine_kwargs"):
+        _with(psql_profile, engine_kwargs={"no_such_argument": 1}).storage_cls(
+            _with(psql_profile, engine_kwargs={"no_such_argument": 1})
+        )

@@ -29,6 +29,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import weakref
 from typing import Any
@@ -364,7 +365,8 @@ class PostgresCluster(PostgresServer):
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,  # runs in the child after it dropped root
+                # the death signal follows the *thread* that started the server: only tie it to the main thread
+                preexec_fn=_die_with_parent if threading.current_thread() is threading.main_thread() else None,
                 **self._run_as(owner),
             )
         finally:

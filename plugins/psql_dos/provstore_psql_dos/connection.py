@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg2
 import sqlalchemy as sa
-from provstore.exceptions import UnreachableStorage
+from provstore.exceptions import ConfigurationError, UnreachableStorage
 from provstore.sql.engine import JSON_ENGINE_KWARGS
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine
@@ -173,10 +173,16 @@ def engine_url(config: PsqlDosBackend.Configuration) -> URL:
 
 
 def create_engine(config: PsqlDosBackend.Configuration) -> Engine:
-    """Return a new engine for the profile's database; ``engine_kwargs`` of the configuration override defaults."""
+    """Return a new engine for the profile's database; ``engine_kwargs`` of the configuration override defaults.
+
+    :raises ConfigurationError: ``engine_kwargs`` holds an argument ``create_engine`` does not accept.
+    """
     kwargs: dict[str, Any] = {"pool_pre_ping": False, **JSON_ENGINE_KWARGS, **config.engine_kwargs}
     kwargs["connect_args"] = {**_connect_kwargs(config), **kwargs.get("connect_args", {})}
-    engine = sa.create_engine(engine_url(config), **kwargs)
+    try:
+        engine = sa.create_engine(engine_url(config), **kwargs)
+    except (TypeError, ValueError, sa.exc.ArgumentError) as exc:
+        raise ConfigurationError(f"invalid engine_kwargs: {mask(_first_line(exc), _password(config))}") from None
 
     @event.listens_for(engine, "connect")
     def _remember(dbapi_connection: Any, _record: Any) -> None:
