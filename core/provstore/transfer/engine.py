@@ -76,7 +76,7 @@ def transfer_storage(
     if verify:
         with bar("verifying objects", report.objects.source) as advance:
             objects.verify(advance)
-    rows = RowCopier(source, target, objects, batch_size, bar)
+    rows = RowCopier(source, target, objects, batch_size, bar, {kind for kind, count in before.items() if not count})
     with target.transaction() if atomic else contextlib.nullcontext():
         rows.copy_all()
         if verify:

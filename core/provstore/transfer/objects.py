@@ -53,10 +53,11 @@ class ObjectCopier:
         self.target = target
         self.batch_size = batch_size
         self.report = report
-        self.same_keys = source.key_format == SHA256 and target.key_format == SHA256
+        self.source_format, self.target_format = source.key_format, target.key_format
+        self.same_keys = self.source_format == SHA256 and self.target_format == SHA256
         self._key_map: dict[str, tuple[str, str]] = {}  # source key -> (target key, sha256), only if keys differ
         if not self.same_keys:
-            report.key_conversion = f"{source.key_format} -> {target.key_format}"
+            report.key_conversion = f"{self.source_format} -> {self.target_format}"
 
     def target_key(self, source_key: str) -> str | None:
         """Return the target's key of the object stored in the source under ``source_key`` (None: not copied)."""
@@ -91,7 +92,7 @@ class ObjectCopier:
             for key, stream in self._source_streams(keys):
                 spool = tempfile.SpooledTemporaryFile(max_size=CHUNK_SIZE)
                 digest, size = hash_stream(stream, spool.write)
-                if self.source.key_format == SHA256 and digest != key:
+                if self.source_format == SHA256 and digest != key:
                     spool.close()
                     raise CorruptStorage(f"source object {key} has sha256 {digest}: its content is corrupt")
                 pending.append((key, digest, size, spool))
@@ -116,7 +117,7 @@ class ObjectCopier:
         if not pending:
             return
         to_put = pending
-        if not self.same_keys and self.target.key_format == SHA256:
+        if not self.same_keys and self.target_format == SHA256:
             present = self.target.has_objects([digest for _, digest, _, _ in pending])
             to_put = []
             for item, exists in zip(pending, present, strict=True):
@@ -129,7 +130,7 @@ class ObjectCopier:
             spool.seek(0)
         new_keys = self.target.put_objects_from_filelikes([spool for *_, spool in to_put])
         for (key, digest, size, _), new_key in zip(to_put, new_keys, strict=True):
-            if self.target.key_format == SHA256 and new_key != digest:
+            if self.target_format == SHA256 and new_key != digest:
                 raise CorruptStorage(f"the target stored object {key} under key {new_key}, not its sha256 {digest}")
             if not self.same_keys:
                 self._key_map[key] = (new_key, digest)
