@@ -7,6 +7,7 @@ A plugin that fails to load is recorded with its error instead of breaking the o
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
 import importlib.metadata
@@ -159,7 +160,9 @@ class PluginManager:
                 try:
                     module = ep.load()
                 except Exception as exc:  # a broken plugin must not break the others
-                    self._plugins[name] = _replace_error(plugin, f"cannot import {ep.value}: {_one_line(exc)}")
+                    self._plugins[name] = dataclasses.replace(
+                        plugin, error=f"cannot import {ep.value}: {_one_line(exc)}"
+                    )
                     continue
                 self._add(module, plugin)
 
@@ -168,12 +171,14 @@ class PluginManager:
         try:
             self._pm.register(module, name=plugin.name)
         except (ValueError, pluggy.PluginValidationError) as exc:
-            self._plugins[plugin.name] = _replace_error(plugin, _one_line(exc))
+            self._plugins[plugin.name] = dataclasses.replace(plugin, error=_one_line(exc))
             return
         unknown = sorted(caller.name for caller in self._pm.get_hookcallers(module) or [] if caller.spec is None)
         if unknown:
             self._pm.unregister(module)
-            self._plugins[plugin.name] = _replace_error(plugin, f"implements unknown hook(s): {', '.join(unknown)}")
+            self._plugins[plugin.name] = dataclasses.replace(
+                plugin, error=f"implements unknown hook(s): {', '.join(unknown)}"
+            )
             return
         self._plugins[plugin.name] = plugin
         self._forget_backends()
@@ -220,7 +225,9 @@ class PluginManager:
                     if bad:
                         raise TypeError(f"{hook_name} must return BackendSpec objects, got {type(bad[0]).__name__}")
                 except Exception as exc:  # recorded on the plugin, shown by plugin list
-                    self._plugins[plugin.name] = _replace_error(plugin, f"{hook_name}() failed: {_one_line(exc)}")
+                    self._plugins[plugin.name] = dataclasses.replace(
+                        plugin, error=f"{hook_name}() failed: {_one_line(exc)}"
+                    )
                     continue
                 for spec in specs:
                     claims[group].setdefault(spec.name, []).append(_Claim(spec, plugin))
@@ -402,10 +409,6 @@ class PluginManager:
 def _problem_status(problem: PluginError) -> str:
     """Return the ``plugin list`` status of a name problem: ``conflict: ...`` or ``error: ...``."""
     return f"{'conflict' if isinstance(problem, PluginConflict) else 'error'}: {problem}"
-
-
-def _replace_error(plugin: _Plugin, error: str) -> _Plugin:
-    return _Plugin(plugin.name, plugin.target, plugin.distribution, plugin.version, error)
 
 
 def _owner(plugin: _Plugin) -> str:
