@@ -82,3 +82,4 @@ def test_mkdocs_build(tmp_path: Path) -> None:
     api_page = (site / "api-reference" / "index.html").read_text(encoding="utf-8")
     for name in ("provstore.open_storage", "provstore.storage.StorageBackend", "provstore.hookspecs.BackendSpec"):
         assert f'id="{name}"' in api_page
+    assert not re.search(r":(class|meth|func|attr|data|exc):<code>", api_page), "a Sphinx role was left unrendered"
