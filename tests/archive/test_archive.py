@@ -194,3 +194,32 @@ def test_not_a_zip_and_missing_file(tmp_path):
         inspect_archive(path)
     with pytest.raises(ValidationError, match="no archive file at"):
         inspect_archive(tmp_path / "absent.zip")
+
+
+def test_duplicate_member_is_refused(archive_file, tmp_path):
+    bad = tmp_path / "duplicate.zip"
+    bad.write_bytes(archive_file.read_bytes())
+    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(bad, "a") as archive:
+        archive.writestr("metadata.json", b"{}")
+    with pytest.raises(CorruptStorage, match=r"holds member 'metadata\.json' twice"):
+        inspect_archive(bad)
+
+
+def test_member_larger_than_declared_is_refused(archive_file, tmp_path, open_store):
+    """A member whose data expands beyond its declared size is cut there and fails its CRC check."""
+    data = bytearray(archive_file.read_bytes())
+    with zipfile.ZipFile(archive_file) as archive:
+        info = next(info for info in archive.infolist() if info.filename.startswith("repo/") and info.file_size > 20)
+    local = info.header_offset  # local header: uncompressed size at +22; central entry: at +24
+    data[local + 22 : local + 26] = (10).to_bytes(4, "little")
+    name = info.filename.encode()
+    central = data.index(b"PK\x01\x02")
+    while data[central + 46 : central + 46 + len(name)] != name:
+        central = data.index(b"PK\x01\x02", central + 4)
+    data[central + 24 : central + 28] = (10).to_bytes(4, "little")
+    bad = tmp_path / "liar.zip"
+    bad.write_bytes(bytes(data))
+    target = open_store("core.sqlite_dos", "imported")
+    with pytest.raises(CorruptStorage, match="damaged or truncated: Bad CRC-32"):
+        import_archive(bad, target)
+    assert_nothing_imported(target)
