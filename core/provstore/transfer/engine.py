@@ -147,8 +147,12 @@ def _source_settings(storage: StorageBackend) -> Iterator[tuple[str, Any, str]]:
     from provstore.sql.models import DbSetting
 
     session = storage.get_session()  # type: ignore[attr-defined]
+    began = not session.in_transaction()
     statement = select(DbSetting.key, DbSetting.val, DbSetting.description).order_by(DbSetting.id)
-    for key, value, description in session.execute(statement).all():
+    rows = session.execute(statement).all()
+    if began:  # end the read transaction this opened, as the query API does
+        session.commit()
+    for key, value, description in rows:
         if key != REPOSITORY_UUID_KEY and not key.startswith("transfer|"):
             yield key, value, description
 
