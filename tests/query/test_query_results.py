@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from provstore.exceptions import MultipleObjectsError, NotExistent, ValidationError
+from provstore.storage import EntityTypes
 from query_dataset import MISSING, NODES, SQL_INJECTION, resolve
 
 
@@ -157,3 +158,12 @@ def test_invalid_query_usage_raises_validation_errors(storage, data):
             call()
         assert message in str(info.value)
         assert "\n" not in str(info.value)
+
+
+def test_a_rejected_append_leaves_the_query_unchanged(storage, data):
+    """An append that fails validation adds nothing: the query still runs as before, and the tag stays free."""
+    query = storage.query().append(EntityTypes.NODE, project="id")
+    with pytest.raises(ValidationError):
+        query.append("user", tag="owner", with_node="node", filters={"nope": 1})
+    assert query.count() == 10
+    assert query.append("user", tag="owner", with_node="node", project="email").count() == 10
