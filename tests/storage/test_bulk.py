@@ -12,7 +12,7 @@ from provstore.exceptions import IntegrityError, ValidationError
 from provstore.sql import models
 from provstore.storage import EntityTypes
 
-from tests.storage.conftest import node_row, user_row
+from storage.rows import node_row, user_row
 
 
 def _count(storage, model) -> int:

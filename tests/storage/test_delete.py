@@ -10,7 +10,7 @@ from provstore.exceptions import TransactionError
 from provstore.sql import models
 from provstore.storage import EntityTypes
 
-from tests.storage.conftest import node_row
+from storage.rows import node_row
 
 
 def _graph(storage, user_id: int, size: int) -> list[int]:

@@ -12,7 +12,7 @@ from provstore.exceptions import LockedProfileError
 from provstore.storage import EntityTypes
 from provstore.testing.profiles import make_profile
 
-from tests.storage.conftest import node_row
+from storage.rows import node_row
 
 
 def _objects(storage, user_id):

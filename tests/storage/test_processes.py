@@ -11,7 +11,7 @@ import pytest
 from provstore.storage import EntityTypes
 from provstore.testing.profiles import make_profile
 
-from tests.storage.conftest import node_row, user_row
+from storage.rows import node_row, user_row
 
 _WRITER = """
 import json, sys, uuid

@@ -10,7 +10,7 @@ from provstore.sql.migrator import REPOSITORY_UUID_KEY
 from provstore.storage import EntityTypes
 from provstore.testing.profiles import TEST_USER_EMAIL
 
-from tests.storage.conftest import node_row
+from storage.rows import node_row
 
 
 def test_missing_global_variable(storage):

@@ -8,7 +8,7 @@ import io
 from provstore.storage import EntityTypes
 from provstore_sqlite_temp.backend import SqliteTempBackend
 
-from tests.storage.conftest import user_row
+from storage.rows import user_row
 
 
 def test_create_profile_defaults():

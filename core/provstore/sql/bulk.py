@@ -69,7 +69,7 @@ class RowPreparer:
                 self._required.add(column.name)
         self._index = 0
 
-    def __call__(self, row: Mapping[str, Any]) -> dict[str, Any]:
+    def __call__(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
         """Return the row as a complete parameter dict.
 
         :raises IntegrityError: the row is not a mapping, has unknown keys, or misses keys that have no default.
@@ -84,7 +84,7 @@ class RowPreparer:
             raise IntegrityError(f"{self.table.name} row {index} has unknown keys: {', '.join(sorted(unknown))}")
         missing = self.columns - keys
         if not missing:
-            return dict(row)
+            return row  # type: ignore[return-value]  # read only from here on: no copy needed
         if not self.allow_defaults or missing & self._required:
             lacking = missing if not self.allow_defaults else missing & self._required
             raise IntegrityError(f"{self.table.name} row {index} misses keys: {', '.join(sorted(lacking))}")

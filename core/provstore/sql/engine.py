@@ -10,10 +10,19 @@ from sqlalchemy import Engine, event
 
 __all__ = ["BEGIN_MODE_OPTION", "JSON_ENGINE_KWARGS", "configure_sqlite_engine", "json_dumps"]
 
-json_dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
-"""Serialise JSON columns: unicode kept as is (not ``\\u`` escapes), NaN/Infinity refused (not valid JSON).
+_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
-One encoder is built once: ``json.dumps`` with options would build a new one for every value."""
+
+def json_dumps(value: Any) -> str:
+    """Serialise JSON columns: unicode kept as is (not ``\\u`` escapes), NaN/Infinity refused (not valid JSON).
+
+    The encoder is built once (``json.dumps`` with options builds one per value) and the empty dict, the
+    most common value of ``extras`` and ``repository_metadata``, is answered without encoding.
+    """
+    if type(value) is dict and not value:
+        return "{}"
+    return _encode(value)
+
 
 JSON_ENGINE_KWARGS: dict[str, Any] = {"json_serializer": json_dumps, "json_deserializer": json.loads}
 """Keyword arguments of ``create_engine`` that every SQL backend passes."""

@@ -12,6 +12,8 @@ import datetime
 import json
 import sqlite3
 from collections.abc import Callable
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Column, Connection, Dialect, Table
@@ -22,6 +24,7 @@ from provstore.sql.models import UtcDateTime
 __all__ = ["sqlite_insert_returning_ids"]
 
 _DEFAULT_VARIABLE_LIMIT = 999  # SQLite's compile-time default before 3.32
+_UTC = datetime.timezone.utc
 
 
 def _variable_limit(connection: Connection) -> int:
@@ -38,8 +41,10 @@ def _sqlite_timestamp(value: datetime.datetime | None) -> str | None:
         return None
     if not isinstance(value, datetime.datetime):
         raise TypeError(f"expected a datetime, got {type(value).__name__}")
+    if value.tzinfo is _UTC:  # the common case: one C call, the "+00:00" suffix cut off
+        return value.isoformat(" ", "microseconds")[:-6]
     if value.tzinfo is not None:
-        value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(_UTC).replace(tzinfo=None)
     return value.isoformat(" ", "microseconds")
 
 
@@ -69,15 +74,16 @@ def sqlite_insert_returning_ids(connection: Connection, table: Table, rows: list
     ids: list[int] = []
     for start in range(0, len(rows), per_statement):
         part = rows[start : start + per_statement]
-        try:
-            params = [
-                value if processor is None else processor(value)
-                for row in part
+        try:  # column by column: map() over itemgetter stays in C for columns without conversion
+            columns_values = [
+                list(map(itemgetter(name), part))
+                if processor is None
+                else list(map(processor, map(itemgetter(name), part)))
                 for name, processor in pairs
-                for value in (row[name],)
             ]
         except (ValueError, TypeError, AttributeError) as exc:  # e.g. NaN in JSON, a str given for a timestamp
             raise ValidationError(f"{table.name}: invalid value: {exc}") from exc
+        params = tuple(chain.from_iterable(zip(*columns_values, strict=True)))
         sql = head + ", ".join([placeholder] * len(part)) + " RETURNING id"
-        ids.extend(sorted(connection.exec_driver_sql(sql, tuple(params)).scalars()))
+        ids.extend(sorted(connection.exec_driver_sql(sql, params).scalars()))
     return ids

@@ -1,0 +1,1 @@
+"""Tests of the SQL storage layer and the embedded SQLite backends."""
