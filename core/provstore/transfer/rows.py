@@ -65,11 +65,11 @@ class RowCopier:
     ) -> None:
         """Prepare to copy; ``unmatched`` names the kinds the target held no row of when the run started."""
         self.source = source
-        self.unmatched = unmatched
         self.target = target
         self.objects = objects
         self.batch_size = batch_size
         self.progress = progress
+        self.unmatched = unmatched
         self.pk_maps: dict[str, dict[int, int]] = {name: {} for name in _MAPPED}
         self.reports: dict[str, EntityReport] = {}
 
@@ -109,7 +109,7 @@ class RowCopier:
     def _remap(self, row: dict[str, Any], references: dict[str, str]) -> dict[str, Any]:
         """Return ``row`` without its ``id`` and with its foreign keys pointing at the target's rows."""
         row = dict(row)
-        del row["id"]
+        row.pop("id", None)
         for column, kind in references.items():
             value = row[column]
             if value is None:
@@ -185,14 +185,13 @@ class RowCopier:
             [self._remap(row, {"aiidauser_id": "user", "dbcomputer_id": "computer"}) for row in batch]
             for batch in self._source_rows("authinfo")
         )
-        self._copy_pairs("authinfo", EntityTypes.AUTHINFO, batches, ("aiidauser_id", "dbcomputer_id"), existing)
+        self._copy_by_tuple("authinfo", EntityTypes.AUTHINFO, batches, ("aiidauser_id", "dbcomputer_id"), existing)
 
     def copy_links(self) -> None:
         """Copy links, matched by (input, output, label, type)."""
         columns = ("input_id", "output_id", "label", "type")
         source = self.source.query().append("node", tag="in")
         source.append("node", tag="out", with_incoming="in", link_project=list(columns))
-        nodes = self.pk_maps["node"]
 
         def existing(rows: list[dict[str, Any]]) -> set[tuple[Any, ...]]:
             outputs = sorted({row["output_id"] for row in rows})
@@ -200,17 +199,17 @@ class RowCopier:
             query.append("node", tag="in", with_outgoing="out", link_project=list(columns))
             return set(query.all())
 
+        references = {"input_id": "node", "output_id": "node"}
         batches = (
-            [dict(zip(columns, (nodes[r[0]], nodes[r[1]], r[2], r[3]), strict=True)) for r in batch]
+            [self._remap(dict(zip(columns, row, strict=True)), references) for row in batch]
             for batch in batched(source.iterall(self.batch_size), self.batch_size)
         )
-        self._copy_pairs("link", EntityTypes.LINK, batches, columns, existing)
+        self._copy_by_tuple("link", EntityTypes.LINK, batches, columns, existing)
 
     def copy_group_nodes(self) -> None:
         """Copy group memberships, matched by (group, node)."""
         columns = ("dbgroup_id", "dbnode_id")
         source = self.source.query().append("group", tag="g", project="id").append("node", with_group="g", project="id")
-        groups, nodes = self.pk_maps["group"], self.pk_maps["node"]
 
         def existing(rows: list[dict[str, Any]]) -> set[tuple[Any, ...]]:
             group_pks = sorted({row["dbgroup_id"] for row in rows})
@@ -219,13 +218,14 @@ class RowCopier:
             query.append("node", with_group="g", filters={"id": {"in": node_pks}}, project="id")
             return set(query.all())
 
+        references = {"dbgroup_id": "group", "dbnode_id": "node"}
         batches = (
-            [{"dbgroup_id": groups[g], "dbnode_id": nodes[n]} for g, n in batch]
+            [self._remap(dict(zip(columns, row, strict=True)), references) for row in batch]
             for batch in batched(source.iterall(self.batch_size), self.batch_size)
         )
-        self._copy_pairs("group_node", EntityTypes.GROUP_NODE, batches, columns, existing)
+        self._copy_by_tuple("group_node", EntityTypes.GROUP_NODE, batches, columns, existing)
 
-    def _copy_pairs(
+    def _copy_by_tuple(
         self,
         kind: str,
         entity_type: EntityTypes,
