@@ -54,6 +54,14 @@ def test_presto_refuses_an_existing_profile(run, isolated_config_dir):
     assert (isolated_config_dir / CONFIG_FILENAME).read_text() == before
 
 
+def test_presto_if_missing_reuses_an_existing_profile(run, isolated_config_dir):
+    assert run("presto").exit_code == 0
+    before = (isolated_config_dir / CONFIG_FILENAME).read_text()
+    result = run("presto", "--if-missing")
+    assert (result.exit_code, result.output) == (0, "Profile 'presto' exists already; using it.\n")
+    assert (isolated_config_dir / CONFIG_FILENAME).read_text() == before
+
+
 def test_presto_refuses_an_existing_storage_folder(run, isolated_config_dir):
     folder = isolated_config_dir / "storage" / "old"
     folder.mkdir(parents=True)

@@ -16,7 +16,12 @@ DEFAULT_EMAIL = "presto@localhost"
 @click.command()
 @click.option("--profile-name", default=DEFAULT_PROFILE_NAME, show_default=True, help="Name of the new profile.")
 @click.option("--email", default=DEFAULT_EMAIL, show_default=True, help="Email of the default user.")
-def presto(profile_name: str, email: str) -> None:
+@click.option(
+    "--if-missing",
+    is_flag=True,
+    help="Succeed without changes when the profile already exists (for scripts that may run twice).",
+)
+def presto(profile_name: str, email: str, if_missing: bool) -> None:
     """Create a default profile on the embedded SQLite backend, stored under the configuration directory."""
     from provstore.cli.cmd_profile import create_profile
     from provstore.config import (
@@ -31,6 +36,9 @@ def presto(profile_name: str, email: str) -> None:
     validate_profile_name(profile_name)
     config = Config.load()
     if profile_name in config.profile_names:
+        if if_missing:
+            click.echo(f"Profile {profile_name!r} exists already; using it.")
+            return
         raise ConfigurationError(f"profile {profile_name!r} already exists; choose another --profile-name")
     storage_dir = get_config_dir() / "storage" / profile_name
     if storage_dir.exists():
