@@ -1,7 +1,7 @@
 """Benchmark the query API on each SQL backend: JSON filters, traversal and streaming over many nodes.
 
-Inserts ``--nodes`` nodes (attributes ``{"i": i, "mod": i % 100, "tags": [...]}``) plus a chain of
-``--chain`` create/input links, then times each query (median of ``--repeat`` runs) and the rate of
+Inserts ``--nodes`` nodes (attributes ``{"i": i, "mod": i % 100, "tags": [...]}``) linked by create/input
+links into chains of ``--chain`` nodes, then times each query (median of ``--repeat`` runs) and the rate of
 ``iterall`` over every node. PostgreSQL runs on a throwaway cluster started here (or ``--dsn``).
 
     python benchmarks/query.py                                  # 100,000 nodes, every backend
@@ -27,7 +27,7 @@ BACKENDS = ("core.sqlite_temp", "core.sqlite_dos", "core.psql_dos")
 
 
 def populate(storage: Any, count: int, chain: int) -> list[int]:
-    """Insert the nodes and the provenance chain; return the node pks."""
+    """Insert the nodes and the provenance chains; return the node pks."""
     user = storage.bulk_insert(EntityTypes.USER, [{"email": "bench@example.org"}], allow_defaults=True)[0]
     rows = (
         {
@@ -39,9 +39,11 @@ def populate(storage: Any, count: int, chain: int) -> list[int]:
     )
     pks = storage.bulk_insert(EntityTypes.NODE, rows, allow_defaults=True)
     kinds = ("input_calc", "create")
-    links = [
-        {"input_id": pks[i], "output_id": pks[i + 1], "type": kinds[i % 2], "label": f"l{i}"} for i in range(chain)
-    ]
+    links = (  # the nodes form chains of ``chain`` nodes: as many links as nodes, as in a real provenance graph
+        {"input_id": pks[i], "output_id": pks[i + 1], "type": kinds[i % 2], "label": f"l{i}"}
+        for i in range(count - 1)
+        if (i + 1) % chain
+    )
     storage.bulk_insert(EntityTypes.LINK, links)
     return pks
 
@@ -86,7 +88,7 @@ def run(storage: Any, count: int, chain: int, repeat: int) -> list[tuple[str, st
         "order by attributes.i desc, limit 10": lambda: (
             storage.query().append("node", project="id").order_by({"node": {"attributes.i": "desc"}}).limit(10).all()
         ),
-        f"descendants along a {chain}-link chain": lambda: storage.query().descendants(pks[0], project="id").count(),
+        f"descendants along a {chain}-node chain": lambda: storage.query().descendants(pks[0], project="id").count(),
         "id in 10,000 pks": lambda: storage.query().append("node", filters={"id": {"in": pks[:10000]}}).count(),
     }
     for what, query in queries.items():
