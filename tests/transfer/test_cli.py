@@ -13,6 +13,8 @@ from dataset import populate, snapshot
 from provstore import open_storage
 from provstore.config import Config, Profile
 
+pytestmark = pytest.mark.slow  # each command is a fresh interpreter
+
 
 def provstore(*args: str) -> subprocess.CompletedProcess:
     """Run the installed console script (inheriting the test's PROVSTORE_CONFIG_DIR)."""
