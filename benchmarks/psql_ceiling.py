@@ -17,7 +17,7 @@ from typing import Any
 
 from provstore.testing.postgres import ExternalPostgres, PostgresCluster, PostgresServer
 
-__all__ = ["ceiling_report", "start_server"]
+__all__ = ["CopyCeiling", "start_server"]
 
 _COLUMNS = (
     "uuid varchar(36) NOT NULL, node_type varchar(255) NOT NULL, process_type varchar(255), "
@@ -64,43 +64,52 @@ def _copy_rate(connection: Any, table: str, rows: list[dict[str, Any]]) -> tuple
     return len(rows) / (end - start), serialised - start, end - serialised
 
 
-def ceiling_report(server: PostgresServer, dbname: str, rows: list[dict[str, Any]], rate: float, repeat: int) -> str:
-    """Measure the COPY ceilings with ``rows`` (best of ``repeat``) and return the report lines."""
-    connection = server.connect(dbname)
-    connection.autocommit = False
-    plain = f"ceiling_{uuid.uuid4().hex[:8]}"
-    schema = f"schema_{uuid.uuid4().hex[:8]}"
-    try:
-        with connection.cursor() as cursor:
+class CopyCeiling:
+    """The raw COPY ceilings in the benchmark's database, measured between the ``bulk_insert`` runs.
+
+    Interleaving the runs matters on a shared machine: both sides then see the same background load.
+    """
+
+    def __init__(self, server: PostgresServer, dbname: str) -> None:
+        """Create the plain table and the copy of ``db_dbnode`` (indexes, deferred foreign keys) to COPY into."""
+        self._connection = server.connect(dbname)
+        self._connection.autocommit = False
+        self._plain = f"ceiling_{uuid.uuid4().hex[:8]}"
+        self._schema = f"schema_{uuid.uuid4().hex[:8]}"
+        self._plain_runs: list[tuple[float, float, float]] = []
+        self._schema_runs: list[tuple[float, float, float]] = []
+        with self._connection.cursor() as cursor:
             cursor.execute("SHOW server_version")
-            version = cursor.fetchone()[0]
-            cursor.execute(f"CREATE TABLE {plain} (id serial, {_COLUMNS})")
-            cursor.execute(f"CREATE TABLE {schema} (LIKE db_dbnode INCLUDING ALL)")
+            self.version = cursor.fetchone()[0]
+            cursor.execute(f"CREATE TABLE {self._plain} (id serial, {_COLUMNS})")
+            cursor.execute(f"CREATE TABLE {self._schema} (LIKE db_dbnode INCLUDING ALL)")
             for column, target in (("user_id", "db_dbuser"), ("dbcomputer_id", "db_dbcomputer")):
                 cursor.execute(
-                    f"ALTER TABLE {schema} ADD FOREIGN KEY ({column}) REFERENCES {target} (id) "
+                    f"ALTER TABLE {self._schema} ADD FOREIGN KEY ({column}) REFERENCES {target} (id) "
                     "DEFERRABLE INITIALLY DEFERRED"
                 )
-        connection.commit()
-        plain_runs, schema_runs = [], []
-        for _ in range(repeat):
-            fresh = [{**row, "uuid": str(uuid.uuid4())} for row in rows]
-            plain_runs.append(_copy_rate(connection, plain, fresh))
-            schema_runs.append(_copy_rate(connection, schema, fresh))
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE {plain}, {schema}")
-        connection.commit()
-    finally:
-        connection.close()
-    best = max(plain_runs)
-    best_schema = max(schema_runs)
-    return "\n".join(
-        [
-            f"server: PostgreSQL {version}",
-            f"ceiling (COPY into a plain table, same columns, serialising included): {best[0]:,.0f} rows/s "
-            f"(serialise {best[1]:.2f} s + COPY {best[2]:.2f} s); bulk_insert nodes reaches {100 * rate / best[0]:.0f}%"
-            " of it",
-            f"reference (same COPY into a copy of db_dbnode with its indexes and foreign keys): "
-            f"{best_schema[0]:,.0f} rows/s; bulk_insert nodes reaches {100 * rate / best_schema[0]:.0f}% of it",
-        ]
-    )
+        self._connection.commit()
+
+    def measure(self, rows: list[dict[str, Any]]) -> None:
+        """COPY ``rows`` (with fresh uuids) into both tables once."""
+        fresh = [{**row, "uuid": str(uuid.uuid4())} for row in rows]
+        self._plain_runs.append(_copy_rate(self._connection, self._plain, fresh))
+        self._schema_runs.append(_copy_rate(self._connection, self._schema, fresh))
+
+    def report(self, rate: float) -> str:
+        """Return the report lines comparing ``rate`` (bulk_insert rows/s) with the best runs; drop the tables."""
+        with self._connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {self._plain}, {self._schema}")
+        self._connection.commit()
+        self._connection.close()
+        best, best_schema = max(self._plain_runs), max(self._schema_runs)
+        return "\n".join(
+            [
+                f"server: PostgreSQL {self.version}",
+                f"ceiling (COPY into a plain table, same columns, serialising included): {best[0]:,.0f} rows/s "
+                f"(serialise {best[1]:.2f} s + COPY {best[2]:.2f} s); bulk_insert nodes reaches "
+                f"{100 * rate / best[0]:.0f}% of it",
+                f"reference (same COPY into a copy of db_dbnode with its indexes and foreign keys): "
+                f"{best_schema[0]:,.0f} rows/s; bulk_insert nodes reaches {100 * rate / best_schema[0]:.0f}% of it",
+            ]
+        )

@@ -139,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         profile = make_profile(args.backend, Path(folder), **extra)
         profile.storage_cls.initialise(profile)
         with profile.storage_cls(profile) as storage:
+            copy_ceiling = None
+            if server is not None:
+                from psql_ceiling import CopyCeiling
+
+                copy_ceiling = CopyCeiling(server, dbname)  # runs between the bulk_insert runs: same load
             print(bench_store(storage, args.stores))
             [user_id] = storage.bulk_insert(
                 EntityTypes.USER, [{"email": "bench@example.org", "first_name": "", "last_name": "", "institution": ""}]
@@ -150,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
                 node_seconds.append(seconds)
                 links = list(link_rows(pks))
                 link_seconds.append(timed(lambda links=links: storage.bulk_insert(EntityTypes.LINK, links))[0])
+                if copy_ceiling is not None:
+                    copy_ceiling.measure(nodes)
             deleted = [pk for pk in storage.get_session().scalars(sa.select(DbNode.id).order_by(DbNode.id))]
 
             def delete_all() -> None:
@@ -181,9 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"bulk_insert nodes reaches {100 * node_rate / ceiling:.0f}% of it"
             )
         if server is not None:
-            from psql_ceiling import ceiling_report
-
-            print(ceiling_report(server, dbname, nodes, node_rate, args.repeat))
+            print(copy_ceiling.report(node_rate))
             server.drop_database(dbname)
             server.stop()
     return 0

@@ -25,11 +25,16 @@ __all__ = ["copy_rows"]
 NULL = "\\N"
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _SPECIAL = re.compile(r"[\\\t\n\r]")
-_SEQUENCES: dict[str, str] = {}
+_RESERVE_IDS = (
+    "WITH feed AS (SELECT pg_get_serial_sequence(%s, 'id')::regclass AS sequence) "
+    "SELECT nextval(feed.sequence) FROM feed, generate_series(1, %s)"
+)
+"""Take n ids from the sequence of a table's ``id`` column (never handed out twice, even if we roll back)."""
 STREAM_READ_SIZE = 1 << 16
 """Bytes psycopg2 asks for per read: small enough for the server to start early, large enough to be cheap."""
 
 
+# Encoders of one non-NULL value in COPY text format; a wrong Python type is a TypeError naming it.
 def _text(value: Any) -> str:
     if isinstance(value, str):
         return value.translate(_ESCAPES) if _SPECIAL.search(value) else value
@@ -68,7 +73,7 @@ def _encoder(column_type: Any, dialect: Any) -> Callable[[Any], str]:
     if isinstance(column_type, TypeDecorator):
         inner, convert = _encoder(column_type.impl, dialect), column_type.process_bind_param
         return lambda value: inner(convert(value, dialect))
-    if isinstance(column_type, JSON) or isinstance(getattr(column_type, "impl", None), JSON):
+    if isinstance(column_type, JSON):
         return _json
     for sql_type, encoder in ((Boolean, _boolean), (Integer, _integer), (DateTime, _timestamp), (String, _text)):
         if isinstance(column_type, sql_type):
@@ -81,15 +86,6 @@ def _encoder(column_type: Any, dialect: Any) -> Callable[[Any], str]:
 def _is_json(column_type: Any) -> bool:
     """Return whether values of ``column_type`` are JSON documents (where None means JSON ``null``)."""
     return isinstance(column_type, JSON)
-
-
-def _sequence(cursor: Any, table: Table) -> str:
-    """Return the (cached) name of the sequence that feeds ``table.id``."""
-    name = _SEQUENCES.get(table.name)
-    if name is None:
-        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", (table.name,))
-        name = _SEQUENCES[table.name] = cursor.fetchone()[0]
-    return name
 
 
 class _CopyStream:
@@ -152,9 +148,7 @@ def copy_rows(connection: Connection, table: Table, rows: list[dict[str, Any]], 
     encoders = [(column.name, _encoder(column.type, connection.dialect), _is_json(column.type)) for column in columns]
     raw = connection.connection.dbapi_connection
     with raw.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(%s::regclass) FROM generate_series(1, %s)", (_sequence(cursor, table), len(rows))
-        )
+        cursor.execute(_RESERVE_IDS, (table.name, len(rows)))
         ids = sorted(row[0] for row in cursor.fetchall())
         stream = _CopyStream(_lines(table, rows, ids, encoders, first_index))
         column_list = ", ".join(f'"{name}"' for name in ["id", *names])
