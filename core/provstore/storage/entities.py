@@ -239,11 +239,6 @@ class Entity(ABC):
         :raises IntegrityError: the write violates a constraint; nothing is changed.
         """
 
-    @classmethod
-    def field_names(cls) -> list[str]:
-        """Return the names of the entity's :class:`Field` attributes."""
-        return [name for name in dir(cls) if isinstance(getattr(cls, name, None), Field)]
-
     def __eq__(self, other: object) -> bool:
         if self is other:
             return True

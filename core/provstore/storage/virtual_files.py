@@ -17,7 +17,6 @@ from provstore.exceptions import ValidationError
 __all__ = [
     "check_can_put_file",
     "get_entry",
-    "iter_keys",
     "validate_path",
     "validate_repository_metadata",
     "walk",
@@ -135,15 +134,6 @@ def without_entry(tree: dict[str, Any], parts: tuple[str, ...]) -> dict[str, Any
     if not parent["o"]:
         del parent["o"]
     return tree
-
-
-def iter_keys(entry: dict[str, Any]) -> Iterator[str]:
-    """Yield the repository keys of every file at or below ``entry``."""
-    if "k" in entry:
-        yield entry["k"]
-        return
-    for child in entry.get("o", {}).values():
-        yield from iter_keys(child)
 
 
 def walk(
