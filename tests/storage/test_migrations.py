@@ -7,7 +7,9 @@ from importlib.resources import files
 
 import pytest
 import sqlalchemy as sa
+from provstore.config import Profile
 from provstore.exceptions import (
+    ConfigurationError,
     CorruptStorage,
     IncompatibleStorageSchema,
     StorageMigrationError,
@@ -153,3 +155,21 @@ def test_unwritable_folder(tmp_path):
     profile = make_profile("core.sqlite_dos", blocker)
     with pytest.raises(UnreachableStorage, match="cannot create folder"):
         profile.storage_cls.initialise(profile)
+
+
+@pytest.mark.parametrize(
+    ("backend", "config", "message"),
+    [
+        ("core.sqlite_dos", {}, "filepath: Field required"),
+        ("core.sqlite_dos", {"filepath": "x", "busy_timeout": -1}, "busy_timeout"),
+        ("core.sqlite_temp", {"nonsense": 1}, "nonsense"),
+    ],
+)
+def test_invalid_configuration_is_one_clear_error(backend, config, message):
+    profile = Profile("bad", {"storage": {"backend": backend, "config": config}})
+    for action in (profile.storage_cls, profile.storage_cls.version_profile, profile.storage_cls.initialise):
+        if backend == "core.sqlite_temp" and action is not profile.storage_cls:
+            continue  # a temporary storage has no schema to look at without opening it
+        with pytest.raises(ConfigurationError, match=message) as info:
+            action(profile)
+        assert "\n" not in str(info.value)

@@ -14,6 +14,7 @@ import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import pydantic
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
 from sqlalchemy import exc as sa_exc
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from provstore.exceptions import (
     ClosedStorage,
+    ConfigurationError,
     CorruptStorage,
     IntegrityError,
     NotExistent,
@@ -28,6 +30,7 @@ from provstore.exceptions import (
     TransactionError,
     ValidationError,
 )
+from provstore.repository.abstract import describe_validation_error
 from provstore.sql import models
 from provstore.sql.bulk import RowPreparer, batched, table_for
 from provstore.sql.engine import BEGIN_MODE_OPTION
@@ -106,6 +109,20 @@ class SqlStorageBackend(StorageBackend):
     def _create_engine(cls, profile: Profile, create: bool = False) -> Engine:
         """Return a new engine for the profile's database; ``create`` allows creating it (initialise)."""
         raise NotImplementedError(f"{cls.__name__} must implement _create_engine")
+
+    @classmethod
+    def _validated_config(cls, profile: Profile) -> Any:
+        """Return the profile's storage configuration validated by ``Configuration``.
+
+        :raises ConfigurationError: naming the invalid fields, never echoing their values.
+        """
+        try:
+            return cls.Configuration.model_validate(profile.storage_config)
+        except pydantic.ValidationError as exc:
+            raise ConfigurationError(
+                f"profile {profile.name!r}: invalid {profile.storage_backend} configuration: "
+                f"{describe_validation_error(exc)}"
+            ) from None
 
     @classmethod
     def _storage_exists(cls, profile: Profile) -> bool:

@@ -50,7 +50,8 @@ class SqliteDosStorage(SqlStorageBackend):
     # ------------------------------------------------------------------ configuration
     @classmethod
     def _settings(cls, profile: Profile) -> SqliteDosStorage.Configuration:
-        return cls.Configuration.model_validate(profile.storage_config)
+        """Return the validated storage configuration (:class:`ConfigurationError` if invalid)."""
+        return cls._validated_config(profile)
 
     @classmethod
     def _folder(cls, profile: Profile) -> Path:

@@ -62,7 +62,8 @@ class SqliteTempBackend(SqlStorageBackend):
 
     @classmethod
     def _settings(cls, profile: Profile) -> SqliteTempBackend.Configuration:
-        return cls.Configuration.model_validate(profile.storage_config)
+        """Return the validated storage configuration (:class:`ConfigurationError` if invalid)."""
+        return cls._validated_config(profile)
 
     @classmethod
     def _create_engine(cls, profile: Profile, create: bool = False) -> Engine:
