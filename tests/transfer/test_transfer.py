@@ -51,24 +51,31 @@ class Interrupt(Exception):
     """Raised by the patched bulk_insert to simulate a crash."""
 
 
+def interrupt_bulk_insert(monkeypatch, storage, when):
+    """Make ``storage.bulk_insert`` raise :class:`Interrupt` once ``when(calls)`` holds; return the calls' types."""
+    original = storage.bulk_insert
+    calls = []
+
+    def failing(entity_type, rows, allow_defaults=False):
+        calls.append(entity_type)
+        if when(calls):
+            raise Interrupt
+        return original(entity_type, rows, allow_defaults)
+
+    monkeypatch.setattr(storage, "bulk_insert", failing)
+    return calls
+
+
 @pytest.mark.parametrize("fail_after", [1, 4, 9, 13])
 def test_resume_after_interruption_has_no_duplicates(open_store, monkeypatch, fail_after):
     """A crash after some batches were committed: the re-run completes the copy and verification passes."""
     source, target = open_store("core.sqlite_dos", "src"), open_store("core.sqlite_dos", "dst")
     populate(source)
-    original = target.bulk_insert
-    calls = []
-
-    def failing(entity_type, rows, allow_defaults=False):
-        calls.append(entity_type)
-        if len(calls) > fail_after:
-            raise Interrupt
-        return original(entity_type, rows, allow_defaults)
-
-    monkeypatch.setattr(target, "bulk_insert", failing)
+    calls = interrupt_bulk_insert(monkeypatch, target, lambda calls: len(calls) > fail_after)
     with pytest.raises(Interrupt):
         transfer_storage(source, target, batch_size=4)
-    monkeypatch.setattr(target, "bulk_insert", original)
+    assert len(calls) == fail_after + 1
+    monkeypatch.delattr(target, "bulk_insert")  # back to the class's method
     assert target.get_global_variable(MARKER_KEY)["status"] == "running"
 
     report = transfer_storage(source, target, batch_size=4)
@@ -146,19 +153,10 @@ def test_node_referring_to_a_missing_object_is_refused(open_store):
 def test_atomic_failure_writes_no_rows(open_store, monkeypatch):
     source, target = open_store("core.sqlite_temp", "src"), open_store("core.sqlite_dos", "dst")
     populate(source)
-    original = target.bulk_insert
-    seen = []
-
-    def failing(entity_type, rows, allow_defaults=False):
-        seen.append(entity_type)
-        if entity_type == EntityTypes.COMMENT:
-            raise Interrupt
-        return original(entity_type, rows, allow_defaults)
-
-    monkeypatch.setattr(target, "bulk_insert", failing)
+    calls = interrupt_bulk_insert(monkeypatch, target, lambda calls: calls[-1] == EntityTypes.COMMENT)
     with pytest.raises(Interrupt):
         transfer_storage(source, target, atomic=True)
-    assert EntityTypes.NODE in seen
+    assert EntityTypes.NODE in calls
     assert target.users.count() == target.nodes.count() == 0
 
 

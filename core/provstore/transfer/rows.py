@@ -199,11 +199,7 @@ class RowCopier:
             query.append("node", tag="in", with_outgoing="out", link_project=list(columns))
             return set(query.all())
 
-        references = {"input_id": "node", "output_id": "node"}
-        batches = (
-            [self._remap(dict(zip(columns, row, strict=True)), references) for row in batch]
-            for batch in batched(source.iterall(self.batch_size), self.batch_size)
-        )
+        batches = self._remapped(source, columns, {"input_id": "node", "output_id": "node"})
         self._copy_by_tuple("link", EntityTypes.LINK, batches, columns, existing)
 
     def copy_group_nodes(self) -> None:
@@ -218,12 +214,15 @@ class RowCopier:
             query.append("node", with_group="g", filters={"id": {"in": node_pks}}, project="id")
             return set(query.all())
 
-        references = {"dbgroup_id": "group", "dbnode_id": "node"}
-        batches = (
-            [self._remap(dict(zip(columns, row, strict=True)), references) for row in batch]
-            for batch in batched(source.iterall(self.batch_size), self.batch_size)
-        )
+        batches = self._remapped(source, columns, {"dbgroup_id": "group", "dbnode_id": "node"})
         self._copy_by_tuple("group_node", EntityTypes.GROUP_NODE, batches, columns, existing)
+
+    def _remapped(
+        self, query: Any, columns: tuple[str, ...], references: dict[str, str]
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield batches of the query's rows (tuples of ``columns``) as dicts with remapped foreign keys."""
+        for batch in batched(query.iterall(self.batch_size), self.batch_size):
+            yield [self._remap(dict(zip(columns, row, strict=True)), references) for row in batch]
 
     def _copy_by_tuple(
         self,
