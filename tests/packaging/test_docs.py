@@ -83,3 +83,22 @@ def test_mkdocs_build(tmp_path: Path) -> None:
     for name in ("provstore.open_storage", "provstore.storage.StorageBackend", "provstore.hookspecs.BackendSpec"):
         assert f'id="{name}"' in api_page
     assert not re.search(r":(class|meth|func|attr|data|exc):<code>", api_page), "a Sphinx role was left unrendered"
+
+
+def _first_block(text: str, language: str) -> list[str]:
+    """Return the lines of the first fenced code block of ``language`` in ``text``."""
+    match = re.search(rf"^```{language}\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    assert match, f"no {language} block"
+    return match.group(1).splitlines()
+
+
+@pytest.mark.parametrize(
+    ("language", "path"), [("toml", "pyproject.toml"), ("python", "provstore_sqlite_blobs/plugin.py")]
+)
+def test_author_guide_snippets_match_the_example_plugin(language: str, path: str) -> None:
+    """The walk-through's files are excerpts of the real, tested example: every code line appears in it."""
+    example = (REPO / "docs" / "examples" / "provstore-sqlite-blobs" / path).read_text(encoding="utf-8")
+    lines = {line.strip() for line in example.splitlines()}
+    for line in _first_block(GUIDE, language):
+        if line.strip() and not line.strip().startswith("#"):
+            assert line.strip() in lines, f"guide line not in the example's {path}: {line!r}"
