@@ -118,6 +118,8 @@ def test_schema_ahead_says_code_is_too_old(initialised):
     before = _digest(initialised)
     with pytest.raises(IncompatibleStorageSchema, match="code is too old"):
         initialised.storage_cls(initialised)
+    with pytest.raises(StorageMigrationError, match="code is too old"):
+        initialised.storage_cls.migrate(initialised)
     assert _digest(initialised) == before
 
 

@@ -17,6 +17,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError as AlembicCommandError
 from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
 
@@ -167,14 +168,24 @@ class SqlMigrator:
     def migrate(self) -> None:
         """Upgrade the schema to head, in one transaction.
 
-        :raises StorageMigrationError: the database is not initialised.
+        :raises StorageMigrationError: the database is not initialised, or its version is newer than the code.
         """
-        if self.version() is None:
+        version = self.version()
+        if version is None:
             raise StorageMigrationError(
                 f"the storage of profile {self.profile_name!r} is not initialised: nothing to migrate"
             )
-        with self._transaction():
-            command.upgrade(self.alembic_config(self.connection), "head")
+        if version not in self.versions():
+            raise StorageMigrationError(
+                f"the storage of profile {self.profile_name!r} has schema version {version}, unknown to this code: "
+                "the code is too old for this storage, upgrade provstore"
+            )
+        try:
+            with self._transaction():
+                command.upgrade(self.alembic_config(self.connection), "head")
+        except AlembicCommandError as exc:
+            name = self.profile_name
+            raise StorageMigrationError(f"migrating the storage of profile {name!r} failed: {exc}") from exc
 
     def drop_all(self) -> None:
         """Drop every provstore table and the version table."""
