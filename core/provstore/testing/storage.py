@@ -80,7 +80,7 @@ class StorageBackendTests:
 
     @staticmethod
     def fresh_profile(storage_profile_config: dict[str, Any]) -> Profile:
-        """Return a profile for the backend under test that has not been initialised."""
+        """Return a profile on ``storage_profile_config``: uninitialised unless the test also uses ``storage``."""
         return Profile("conformance", storage_profile_config)
 
     # ------------------------------------------------------------------------------------- configuration
