@@ -174,6 +174,9 @@ class PostgresDialect(Dialect):
         return expression.like(literal(pattern, String))
 
     def in_values(self, column: ColumnElement[Any], values: list[Any]) -> ColumnElement[bool]:
+        if all(is_number(value) and isinstance(value, int) for value in values):  # 2x faster to parse than ARRAY[]
+            array = "{" + ",".join(str(value) for value in values) + "}"
+            return column == any_(cast(literal(array, String), ARRAY(column.type)))
         return column == any_(literal(values, ARRAY(column.type)))
 
     def text_order_key(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
