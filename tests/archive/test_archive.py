@@ -7,7 +7,7 @@ import json
 import zipfile
 
 import pytest
-from dataset import snapshot
+from dataset import populate, snapshot
 from provstore.archive import ArchiveLimits, create_archive, import_archive, inspect_archive
 from provstore.exceptions import CorruptStorage, IntegrityError, ValidationError
 from provstore.storage import EntityTypes
@@ -65,9 +65,22 @@ def test_import_adds_to_a_store_with_other_data(archive_file, open_store, source
     assert target.nodes.count() == 31
 
 
-def test_create_refuses_an_existing_file(source, archive_file):
+def test_create_refuses_an_existing_file_or_missing_folder(source, archive_file, tmp_path):
     with pytest.raises(ValidationError, match="exists already"):
         create_archive(source, archive_file)
+    with pytest.raises(ValidationError, match=r"folder .*absent does not exist"):
+        create_archive(source, tmp_path / "absent" / "x.zip")
+    assert [path.name for path in archive_file.parent.iterdir() if path.name.startswith(".")] == []  # no leftovers
+
+
+@pytest.mark.postgres
+def test_archive_of_a_postgres_store(open_store, tmp_path):
+    source = open_store("core.psql_dos", "pg")
+    populate(source)
+    create_archive(source, tmp_path / "pg.zip", batch_size=6)
+    target = open_store("core.sqlite_dos", "imported")
+    import_archive(tmp_path / "pg.zip", target)
+    assert snapshot(target) == snapshot(source)
 
 
 def test_conflict_imports_no_row(archive_file, open_store):

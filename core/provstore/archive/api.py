@@ -54,11 +54,13 @@ def create_archive(
     path = Path(path)
     if path.exists():
         raise ValidationError(f"{path} exists already; choose another file name")
+    if not path.parent.is_dir():
+        raise ValidationError(f"cannot create {path}: folder {path.parent} does not exist")
     partial = path.with_name(f".{path.name}.partial")
     archive_uuid = str(uuid.uuid4())
     try:
         with (
-            tempfile.TemporaryDirectory(prefix="provstore-archive-") as folder,
+            tempfile.TemporaryDirectory(prefix=".provstore-archive-", dir=path.parent) as folder,
             zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive,
         ):
             database = Path(folder) / DATABASE_MEMBER
@@ -96,8 +98,11 @@ def _open_zip(path: str | os.PathLike[str], limits: ArchiveLimits) -> Iterator[t
     path = Path(path)
     if not path.is_file():
         raise ValidationError(f"no archive file at {path}")
-    with zip_errors(path):
-        archive = zipfile.ZipFile(path)
+    try:
+        with zip_errors(path):
+            archive = zipfile.ZipFile(path)
+    except OSError as exc:
+        raise ValidationError(f"cannot read archive {path}: {exc.strerror}") from None
     with archive:
         check_members(archive, limits)
         yield archive, read_metadata(archive)
