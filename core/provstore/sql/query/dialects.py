@@ -316,10 +316,11 @@ class SqliteDialect(Dialect):
             return kind == "null"
         if isinstance(value, bool):
             return kind == ("true" if value else "false")
+        # the value test comes first: SQLite stops at the first false term, so most rows parse the JSON once
         if is_number(value):
-            return and_(kind.in_(_NUMBER_TYPES), func.json_extract(doc, path) == literal(value))
+            return and_(func.json_extract(doc, path) == literal(value), kind.in_(_NUMBER_TYPES))
         if isinstance(value, str):
-            return and_(kind == "text", func.json_extract(doc, path) == literal(value, String))
+            return and_(func.json_extract(doc, path) == literal(value, String), kind == "text")
         if isinstance(value, dict):
             members = func.json_each(doc, path).table_valued("key")
             size = select(func.count()).select_from(members).correlate_except(members).scalar_subquery()
@@ -349,7 +350,7 @@ class SqliteDialect(Dialect):
         sql_path = self._path(path)
         kind = self._type(doc, sql_path)
         test = _COMPARATORS[op](func.json_extract(doc, sql_path), literal(value))
-        return and_(kind.in_(_NUMBER_TYPES) if is_number(value) else kind == "text", test)
+        return and_(test, kind.in_(_NUMBER_TYPES) if is_number(value) else kind == "text")
 
     def json_like(
         self, doc: ColumnElement[Any], path: JsonPath, pattern: str, insensitive: bool
