@@ -236,3 +236,16 @@ def test_member_larger_than_declared_is_refused(archive_file, tmp_path, open_sto
     with pytest.raises(CorruptStorage, match="damaged or truncated: Bad CRC-32"):
         import_archive(bad, target)
     assert_nothing_imported(target)
+
+
+def test_failed_create_leaves_no_file(open_store, tmp_path):
+    sandbox = {"backend": "core.sandbox", "config": {"key_format": "sha256"}}
+    source = open_store("core.sqlite_temp", "corrupt", repository=sandbox)
+    populate(source)
+    repository = source.get_repository()
+    (repository.folder / "objects" / next(iter(repository.list_objects()))).write_bytes(b"bit rot")
+    folder = tmp_path / "out"
+    folder.mkdir()
+    with pytest.raises(CorruptStorage, match="its content is corrupt"):
+        create_archive(source, folder / "x.zip")
+    assert list(folder.iterdir()) == []
