@@ -46,7 +46,7 @@ def transfer_storage(
     Primary keys are remapped (rows are matched by uuid, users by email); when the repositories key
     objects differently the keys are recomputed and the nodes' ``repository_metadata`` rewritten.
 
-    :param batch_size: rows (and objects) read and written per step; memory use is bounded by it.
+    :param batch_size: rows (and objects) read and written per step; bounds the memory of each step.
     :param progress: show progress bars on stderr.
     :param merge: allow a target that already holds data of another origin (rows with the same
         identity are kept as they are, the rest is added).
@@ -71,7 +71,7 @@ def transfer_storage(
         return progress_bar(label, total, progress)
 
     objects = ObjectCopier(source.get_repository(), target.get_repository(), batch_size, report)
-    with bar("objects", objects.count()) as advance:
+    with bar("objects", objects.count() if progress else 0) as advance:  # counting lists the objects once more
         objects.copy(advance)
     if verify:
         with bar("verifying objects", report.objects.source) as advance:
