@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from provstore.exceptions import (
     ClosedStorage,
     ConfigurationError,
-    CorruptStorage,
     IntegrityError,
     NotExistent,
     StorageMigrationError,
@@ -150,13 +149,13 @@ class SqlStorageBackend(StorageBackend):
     def _build_repository(cls, profile: Profile) -> AbstractRepositoryBackend:
         """Return the profile's repository backend, built from its configuration.
 
-        :raises ConfigurationError: the backend holds no files or the repository config is invalid.
+        :raises ConfigurationError: no repository backend is named or its configuration is invalid.
         """
         from provstore.plugins import get_plugin_manager
 
         name = profile.repository_backend
         if name is None:
-            raise CorruptStorage(f"profile {profile.name!r}: storage backend {cls.__name__} names no repository")
+            raise ConfigurationError(f"profile {profile.name!r}: storage backend {cls.__name__} names no repository")
         repository_cls = get_plugin_manager().get_repository_backend(name)
         return repository_cls.from_config(cls._repository_config(profile))
 
@@ -224,8 +223,8 @@ class SqlStorageBackend(StorageBackend):
         """
         if not cls._storage_exists(profile):
             raise StorageMigrationError(
-                f"profile {profile.name!r}: the storage is not initialised, run `provstore storage migrate` "
-                "only on an existing storage (create it with `provstore profile setup`)"
+                f"the storage of profile {profile.name!r} is not initialised: nothing to migrate "
+                "(create it with `provstore profile setup` or `provstore presto`)"
             )
         lock = cls._profile_lock(profile)
         try:
@@ -243,12 +242,16 @@ class SqlStorageBackend(StorageBackend):
         self._lock.acquire_shared()
         try:
             self._engine = self._create_engine(profile)
-            self._repository = self._build_repository(profile)
-            self._prepare_storage()
+            try:
+                self._repository = self._build_repository(profile)
+                self._prepare_storage()
+            except BaseException:
+                self._engine.dispose()
+                if hasattr(self, "_repository"):
+                    self._repository.close()
+                raise
         except BaseException:
             self._lock.release()
-            if hasattr(self, "_engine"):
-                self._engine.dispose()
             raise
         self._session_factory = self._make_session_factory()
         self._local = threading.local()
@@ -262,6 +265,7 @@ class SqlStorageBackend(StorageBackend):
             migrator.validate(self._repository.uuid)
 
     def _make_session_factory(self) -> scoped_session[Session]:
+        """Return the thread-bound session registry; loaded values survive commits (no reload per attribute)."""
         return scoped_session(sessionmaker(bind=self._engine, expire_on_commit=False))
 
     def _after_fork(self) -> None:

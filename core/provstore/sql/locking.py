@@ -137,3 +137,7 @@ class FileProfileLock(ProfileLock):
             os.close(self._fd)  # closing the last descriptor releases the flock
             self._fd = None
         self._shared = False
+
+    def __del__(self) -> None:
+        # a backend dropped without close() must not keep the profile locked until the process exits
+        self.release()
