@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import signal
 import time
+import uuid
 
 import pytest
 from provstore.exceptions import LockedProfileError
+from provstore.storage import EntityTypes
 from provstore_psql_dos.locking import AdvisoryProfileLock
 from psql_helpers import WORKER_PRELUDE, start_worker
 
@@ -118,3 +120,30 @@ def test_live_maintenance_while_others_write(psql_profile, psql_storage):
         rounds += 1
     written = [json.loads(_finish(process)) for process in processes]
     assert psql_storage.get_info()["entities"]["nodes"] == sum(len(pks) for pks in written) == 2 * 15 * 30
+
+
+def test_threads_get_their_own_sessions_and_lose_nothing(psql_storage):
+    import threading
+
+    user = psql_storage.bulk_insert(EntityTypes.USER, [{"email": "threads@example.org"}], allow_defaults=True)[0]
+    barrier = threading.Barrier(8)
+    results: dict[int, tuple[int, list[int]]] = {}
+
+    def work(thread: int) -> None:
+        session = psql_storage.get_session()
+        barrier.wait()  # all threads hold their session at once
+        pks = []
+        for batch in range(5):
+            rows = [{"uuid": str(uuid.uuid4()), "node_type": "data.", "user_id": user, "label": f"{thread}-{batch}"}]
+            with psql_storage.transaction():
+                pks += psql_storage.bulk_insert(EntityTypes.NODE, rows, allow_defaults=True)
+        results[thread] = (id(session), pks)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len({session_id for session_id, _ in results.values()}) == 8
+    pks = [pk for _, thread_pks in results.values() for pk in thread_pks]
+    assert len(set(pks)) == 40 == psql_storage.get_info()["entities"]["nodes"]
