@@ -93,9 +93,20 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
             raise self._not_initialised() from None
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX)
+            self._remove_stale_pack_locks()
             yield
         finally:
             os.close(descriptor)  # closing the descriptor releases the lock
+
+    def _remove_stale_pack_locks(self) -> None:
+        """Delete the ``packs/*.lock`` files of a pack writer that died (SIGKILL, power loss) while writing.
+
+        disk-objectstore marks the pack being written with a lock file and refuses to write to it again
+        while that file exists. Every pack writer here holds the folder lock, so with it held any such
+        file belongs to a dead process; left alone it would make every later packing fail.
+        """
+        for lock_file in (self._filepath / "packs").glob("*.lock"):
+            lock_file.unlink(missing_ok=True)
 
     # ----------------------------------------------------------------- identity and lifecycle
     @property
