@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from provstore.config import Profile
-from provstore.testing.postgres import PostgresCluster, PostgresClusterError, PostgresServer
+from provstore.testing.postgres import PostgresServer
 from provstore.testing.profiles import make_profile
-from psql_helpers import PASSWORD
+from psql_helpers import PASSWORD, start_cluster
 
 
 @pytest.fixture
@@ -32,10 +32,7 @@ def psql_storage(psql_profile: Profile) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def password_cluster() -> Iterator[PostgresServer]:
     """Yield a second throwaway cluster whose TCP connections need the superuser's password ``PASSWORD``."""
-    try:
-        cluster = PostgresCluster(password=PASSWORD).start()
-    except PostgresClusterError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    cluster = start_cluster(password=PASSWORD)
     yield cluster
     cluster.stop()
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
+import pytest
 from provstore.config import Profile
+from provstore.testing.postgres import DSN_ENV_VAR, PostgresCluster, PostgresClusterError
 
 PASSWORD = "s3cret-\"pass' word%40"
 """Password of the password cluster's superuser: quotes, spaces and a URL escape, so masking is tested hard."""
@@ -29,9 +32,23 @@ def start_worker(profile: Profile, code: str, *args: str) -> subprocess.Popen[st
 
 WORKER_PRELUDE = """
 import json, sys
+import os
+
+import pytest
 from provstore.config import Profile
+from provstore.testing.postgres import DSN_ENV_VAR, PostgresCluster, PostgresClusterError
 from provstore.storage import EntityTypes
 data = json.loads(sys.stdin.readline())
 profile = Profile(data.pop("name"), data)
 """
 """Start of every worker script: reads the profile from stdin into ``profile``."""
+
+
+def start_cluster(**options) -> PostgresCluster:
+    """Start a throwaway cluster of our own; without server binaries skip if a DSN is given, else fail."""
+    try:
+        return PostgresCluster(**options).start()
+    except PostgresClusterError as exc:
+        if os.environ.get(DSN_ENV_VAR):
+            pytest.skip(f"needs the server binaries to start a cluster of its own: {exc}")
+        pytest.fail(str(exc), pytrace=False)

@@ -9,7 +9,7 @@ import psycopg2
 import pytest
 from provstore.testing import postgres
 from provstore.testing.postgres import ExternalPostgres, PostgresCluster, PostgresClusterError
-from psql_helpers import PASSWORD
+from psql_helpers import PASSWORD, start_cluster
 
 pytestmark = pytest.mark.postgres
 
@@ -28,7 +28,7 @@ def test_session_cluster_listens_on_loopback_only(pg_cluster):
 
 
 def test_stop_removes_the_server_and_its_folder():
-    cluster = PostgresCluster().start()
+    cluster = start_cluster()
     basedir, port = cluster.basedir, cluster.port
     assert cluster.is_running and os.path.isdir(basedir)
     cluster.stop()
