@@ -146,3 +146,25 @@ def test_reads_see_writes_committed_by_other_processes_since(dos_storage):
     for value in (1, 2):
         subprocess.run([sys.executable, "-c", _SET, arguments, str(value)], check=True, timeout=120)
         assert dos_storage.get_global_variable("counter") == value
+
+
+def test_writer_waiting_too_long_gets_one_clear_error(tmp_path):
+    """Another writer holding the lock past ``busy_timeout`` is a LockedProfileError, not a driver traceback."""
+    import sqlite3
+
+    from provstore.exceptions import LockedProfileError
+
+    profile = make_profile("core.sqlite_dos", tmp_path, busy_timeout=0.2)
+    profile.storage_cls.initialise(profile)
+    blocker = sqlite3.connect(profile.storage_cls._database_path(profile), isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with profile.storage_cls(profile) as storage:
+            assert storage.get_info()["entities"]["nodes"] == 0  # readers are not blocked in WAL mode
+            with pytest.raises(LockedProfileError, match="busy timeout"):
+                storage.set_global_variable("x", 1)
+            blocker.execute("ROLLBACK")
+            storage.set_global_variable("x", 1)  # usable again once the other writer is done
+            assert storage.get_global_variable("x") == 1
+    finally:
+        blocker.close()

@@ -24,6 +24,7 @@ from provstore.exceptions import (
     ClosedStorage,
     ConfigurationError,
     IntegrityError,
+    LockedProfileError,
     NotExistent,
     StorageMigrationError,
     TransactionError,
@@ -407,13 +408,27 @@ class SqlStorageBackend(StorageBackend):
                 with session.begin_nested():
                     yield session
             else:
-                if session.in_transaction():
-                    session.commit()
-                with session.begin():
-                    session.connection(execution_options={BEGIN_MODE_OPTION: "IMMEDIATE"})
-                    yield session
+                with self._locked_database_is_profile_error():
+                    if session.in_transaction():
+                        session.commit()
+                    with session.begin():
+                        session.connection(execution_options={BEGIN_MODE_OPTION: "IMMEDIATE"})
+                        yield session
         finally:
             self._local.depth = depth
+
+    @contextlib.contextmanager
+    def _locked_database_is_profile_error(self) -> Iterator[None]:
+        """Report SQLite's "database is locked" (another writer outlasted the busy timeout) as one clear line."""
+        try:
+            yield
+        except sa_exc.OperationalError as exc:
+            if "database is locked" not in str(exc.orig):
+                raise
+            raise LockedProfileError(
+                f"the database of profile {self.profile.name!r} stayed locked by another process's write "
+                "for longer than the busy timeout; try again, or raise `busy_timeout` in the storage config"
+            ) from exc
 
     @property
     def in_transaction(self) -> bool:
