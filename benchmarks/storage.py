@@ -1,52 +1,67 @@
-"""Storage throughput: single ``store()`` calls, ``bulk_insert`` of nodes and links, and a raw-driver ceiling.
+"""Storage throughput: ``bulk_insert`` of nodes and links against a raw ceiling, peak memory, and deletes.
 
 Usage::
 
-    python benchmarks/storage.py --backend core.sqlite_dos [--nodes 50000] [--stores 2000]
+    python benchmarks/storage.py --backend core.sqlite_dos       # full size: 1,000,000 nodes + 1,000,000 links
+    python benchmarks/storage.py --backend core.psql_dos         # (throwaway cluster, or --dsn postgresql://...)
+    python benchmarks/storage.py --backend core.sqlite_dos --nodes 50000 --deletes 5000 10000 --stores 500
 
-Prints one line per figure. For the SQLite backends the ceiling is a plain ``executemany`` of the same rows
-(JSON already serialised) into a bare table with the same columns, through the same pragmas, with no
-ORM, validation or indexes: ``bulk_insert`` should reach at least half of it.
+Rows are generators (nodes carry ~200-byte JSON attributes; links chain the nodes), consumed by
+``bulk_insert`` in batches, so the peak RSS of this process (printed, ``ru_maxrss``) must stay bounded
+whatever ``--nodes`` is. The ceiling, measured in the same run right after each ``bulk_insert`` (same
+machine load), is the plain way of writing the same rows with the raw driver:
 
-For ``core.psql_dos`` the benchmark starts its own throwaway PostgreSQL cluster (or uses ``--dsn``) and the
-ceiling is ``COPY`` of the same node rows into a plain table with the same columns (see ``psql_ceiling.py``).
+- SQLite: serialise and one ``executemany`` into a bare table with the same columns (no index), same pragmas;
+- PostgreSQL: serialise to COPY text and ``COPY`` into a plain table with the same columns (see ``psql_ceiling.py``).
+
+Then ``delete_nodes_and_connections`` removes ``--deletes`` node counts (disjoint ranges, each in its own
+transaction) and the time per 100,000 nodes is printed for each: linear cost means a flat curve.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import os
 import platform
+import resource
 import sqlite3
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-from provstore.sql.models import DbNode
 from provstore.storage import EntityTypes, StorageBackend
 from provstore.testing.profiles import make_profile
 
+NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+
 
 def node_rows(count: int, user_id: int) -> Iterator[dict[str, Any]]:
-    """Yield ``count`` complete node rows (every column but ``id``)."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    for index in range(count):
+    """Yield ``count`` complete node rows (every column but ``id``) with ~200 bytes of JSON attributes."""
+    for i in range(count):
         yield {
             "uuid": str(uuid.uuid4()),
-            "node_type": "data.core.Int.",
+            "node_type": "data.core.Dict.",
             "process_type": None,
-            "label": f"node {index}",
+            "label": f"node {i}",
             "description": "",
-            "ctime": now,
-            "mtime": now,
-            "attributes": {"value": index, "unit": "eV"},
+            "ctime": NOW,
+            "mtime": NOW,
+            "attributes": {
+                "value": i,
+                "unit": "eV",
+                "kind": "total_energy",
+                "label": f"sample {i:07d}",
+                "tags": ["relaxed", f"t{i % 10}"],
+                "parameters": {"cutoff": 520.0, "kpoints": [4, 4, 4], "smearing": "gaussian"},
+                "converged": True,
+            },
             "extras": {},
             "repository_metadata": {},
             "dbcomputer_id": None,
@@ -55,85 +70,95 @@ def node_rows(count: int, user_id: int) -> Iterator[dict[str, Any]]:
 
 
 def link_rows(pks: list[int]) -> Iterator[dict[str, Any]]:
-    """Yield one link per node, from the previous node (a chain; the first links to itself)."""
-    for source, target in zip([pks[0], *pks[:-1]], pks, strict=True):
+    """Yield one link per node after the first, from the node before it: a chain through every node."""
+    for source, target in itertools.pairwise(pks):
         yield {"input_id": source, "output_id": target, "label": "result", "type": "create"}
 
 
-def timed(action: Callable[[], Any]) -> tuple[float, Any]:
-    """Return the seconds ``action`` took and its result."""
+def peak_rss_mb() -> float:
+    """Return the RSS high-water mark of this process in MB (Linux reports ``ru_maxrss`` in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bulk_seconds(
+    storage: StorageBackend, entity_type: EntityTypes, rows: Iterable[dict[str, Any]]
+) -> tuple[float, list[int]]:
+    """Return the seconds ``bulk_insert`` takes for ``rows`` and the new pks."""
     start = time.perf_counter()
-    result = action()
-    return time.perf_counter() - start, result
+    pks = storage.bulk_insert(entity_type, rows)
+    return time.perf_counter() - start, pks
 
 
-def bench_store(storage: StorageBackend, count: int) -> str:
-    """Return the figure line for ``count`` single ``nodes.create(...).store()`` calls."""
-    try:
-        collection = storage.nodes
-    except ImportError as exc:
-        return f"store(): skipped, the entity API is not available ({exc})"
+def sqlite_ceiling_seconds(rows: Iterable[dict[str, Any]], database: str, pragmas: dict[str, str]) -> float:
+    """Return the seconds to serialise ``rows`` and ``executemany`` them into a bare SQLite table (no index).
 
-    def run() -> None:
-        for index in range(count):
-            collection.create(node_type="data.core.Int.", label=f"single {index}").store()
-
-    seconds, _ = timed(run)
-    return f"store(): {count} nodes in {seconds:.2f} s = {count / seconds:,.0f} nodes/s"
-
-
-def raw_ceiling(rows: list[dict[str, Any]], database: str, pragmas: dict[str, str], indexed: bool = False) -> float:
-    """Return rows/s of serialising ``rows`` and one ``executemany`` into a bare SQLite table (no index).
-
-    Serialisation is timed too (any store has to do it) but done the cheapest way: by column position.
-    With ``indexed`` the table also gets the indexes of ``db_dbnode`` (a reference, not the ceiling).
+    Serialisation is timed too (any store has to do it), done the cheapest plain way: by column position.
     """
-    columns = list(rows[0])
-    json_columns = {i for i, name in enumerate(columns) if isinstance(rows[0][name], dict)}
-    time_columns = {i for i, name in enumerate(columns) if isinstance(rows[0][name], datetime.datetime)}
+    iterator = iter(rows)
+    first = next(iterator)
+    columns = list(first)
     convert = [
-        json.dumps if i in json_columns else (lambda v: v.isoformat(" ")) if i in time_columns else None
-        for i in range(len(columns))
+        json.dumps if isinstance(value, dict) else _sqlite_time if isinstance(value, datetime.datetime) else None
+        for value in first.values()
     ]
     connection = sqlite3.connect(database, isolation_level=None)
     for name, value in pragmas.items():
         connection.execute(f"PRAGMA {name}={value}")
     connection.execute(f"CREATE TABLE bare (id INTEGER PRIMARY KEY, {', '.join(columns)})")
-    if indexed:
-        for index in DbNode.__table__.indexes:
-            if index._ddl_if is None:  # the PostgreSQL-only ones are skipped, as in the real schema
-                names = ", ".join(column.name for column in index.columns)
-                connection.execute(f"CREATE {'UNIQUE ' if index.unique else ''}INDEX {index.name} ON bare ({names})")
-        connection.execute("CREATE UNIQUE INDEX uq_uuid ON bare (uuid)")
     sql = f"INSERT INTO bare ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-
-    def run() -> None:
-        values = (
-            tuple(value if fn is None else fn(value) for fn, value in zip(convert, row.values(), strict=True))
-            for row in rows
-        )
-        connection.execute("BEGIN IMMEDIATE")
-        connection.executemany(sql, values)
-        connection.execute("COMMIT")
-
-    seconds, _ = timed(run)
+    values = (
+        tuple(value if fn is None else fn(value) for fn, value in zip(convert, row.values(), strict=True))
+        for row in itertools.chain([first], iterator)
+    )
+    start = time.perf_counter()
+    connection.execute("BEGIN IMMEDIATE")
+    connection.executemany(sql, values)
+    connection.execute("COMMIT")
+    seconds = time.perf_counter() - start
     connection.close()
-    return len(rows) / seconds
+    return seconds
+
+
+def _sqlite_time(value: datetime.datetime) -> str:
+    return value.isoformat(" ")
+
+
+def delete_curve(storage: StorageBackend, pks: list[int], counts: list[int]) -> list[tuple[int, float]]:
+    """Delete ``counts`` nodes (disjoint ranges of ``pks``, one transaction each); return (count, seconds) pairs."""
+    if sum(counts) > len(pks):
+        raise SystemExit(f"--deletes total {sum(counts)} exceeds the {len(pks)} nodes inserted")
+    curve, first = [], 0
+    for count in counts:
+        chosen = pks[first : first + count]
+        first += count
+        start = time.perf_counter()
+        with storage.transaction():
+            storage.delete_nodes_and_connections(chosen)
+        curve.append((count, time.perf_counter() - start))
+    return curve
+
+
+def store_rate(storage: StorageBackend, count: int) -> float:
+    """Return nodes/s of ``count`` single ``nodes.create(...).store()`` calls (one transaction each)."""
+    start = time.perf_counter()
+    for index in range(count):
+        storage.nodes.create(node_type="data.core.Int.", label=f"single {index}").store()
+    return count / (time.perf_counter() - start)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark on a fresh storage of the chosen backend and print the figures."""
+    """Run the benchmark on a fresh storage of the chosen backend and print the figures and ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", required=True, help="storage backend, e.g. core.sqlite_dos")
-    parser.add_argument("--nodes", type=int, default=50_000, help="rows per bulk_insert (nodes, then links)")
-    parser.add_argument("--stores", type=int, default=2_000, help="single store() calls")
-    parser.add_argument("--repeat", type=int, default=3, help="bulk figures are the best of this many runs")
+    parser.add_argument("--nodes", type=int, default=1_000_000, help="node rows (and as many links) per bulk_insert")
+    parser.add_argument("--deletes", type=int, nargs="*", default=[50_000, 100_000, 500_000], help="nodes per delete")
+    parser.add_argument("--stores", type=int, default=1000, help="single store() calls (0: skip)")
     parser.add_argument("--dsn", help="core.psql_dos: postgresql:// URL of a server to use instead of a throwaway one")
     args = parser.parse_args(argv)
-
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} "
-        f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, {platform.platform()}"
+        f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, {platform.platform()}; "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     server, dbname, extra = None, f"provstore_bench_{uuid.uuid4().hex[:8]}", {}
     if args.backend == "core.psql_dos":
@@ -142,71 +167,75 @@ def main(argv: list[str] | None = None) -> int:
         server = start_server(args.dsn)
         server.create_database(dbname)
         extra = server.storage_config(dbname)
-    with tempfile.TemporaryDirectory(prefix="provstore-bench-") as folder:
-        profile = make_profile(args.backend, Path(folder), **extra)
-        profile.storage_cls.initialise(profile)
-        with profile.storage_cls(profile) as storage:
-            copy_ceiling = None
-            if server is not None:
-                from psql_ceiling import CopyCeiling
-
-                copy_ceiling = CopyCeiling(server, dbname)  # runs between the bulk_insert runs: same load
-            print(bench_store(storage, args.stores))
-            [user_id] = storage.bulk_insert(
-                EntityTypes.USER, [{"email": "bench@example.org", "first_name": "", "last_name": "", "institution": ""}]
-            )
-            sqlite_rates: list[float] = []  # the SQLite ceiling runs between the bulk_insert runs: same load
-            indexed_rates: list[float] = []
-            in_memory = args.backend == "core.sqlite_temp"
-            pragmas = {} if in_memory else {"journal_mode": "WAL", "synchronous": "NORMAL"}
-            node_seconds, link_seconds = [], []
-            for run in range(args.repeat):
-                nodes = list(node_rows(args.nodes, user_id))  # fresh uuids every run
-                seconds, pks = timed(lambda nodes=nodes: storage.bulk_insert(EntityTypes.NODE, nodes))
-                node_seconds.append(seconds)
-                links = list(link_rows(pks))
-                link_seconds.append(timed(lambda links=links: storage.bulk_insert(EntityTypes.LINK, links))[0])
-                if copy_ceiling is not None:
-                    copy_ceiling.measure(nodes)
-                if args.backend.startswith("core.sqlite"):
-                    database = ":memory:" if in_memory else str(Path(folder) / f"ceiling{run}.sqlite")
-                    sqlite_rates.append(raw_ceiling(nodes, database, pragmas))
-                    database = ":memory:" if in_memory else str(Path(folder) / f"indexed{run}.sqlite")
-                    indexed_rates.append(raw_ceiling(nodes, database, {**pragmas, "cache_size": -65536}, indexed=True))
-            deleted = [pk for pk in storage.get_session().scalars(sa.select(DbNode.id).order_by(DbNode.id))]
-
-            def delete_all() -> None:
-                with storage.transaction():
-                    storage.delete_nodes_and_connections(deleted)
-
-            delete_seconds, _ = timed(delete_all)
-            node_rate = args.nodes / min(node_seconds)
-            print(f"bulk_insert nodes: {args.nodes} rows, best {min(node_seconds):.2f} s = {node_rate:,.0f} rows/s")
-            print(
-                f"bulk_insert links: {args.nodes} rows, best {min(link_seconds):.2f} s "
-                f"= {args.nodes / min(link_seconds):,.0f} rows/s"
-            )
-            print(
-                f"delete_nodes_and_connections: {len(deleted)} nodes with their links in {delete_seconds:.2f} s "
-                f"= {len(deleted) / delete_seconds:,.0f} nodes/s"
-            )
-
-        if sqlite_rates:
-            ceiling = max(sqlite_rates)
-            print(
-                f"ceiling (raw executemany, bare table): {ceiling:,.0f} rows/s; "
-                f"bulk_insert nodes reaches {100 * node_rate / ceiling:.0f}% of it"
-            )
-            indexed = max(indexed_rates)
-            print(
-                f"reference (raw executemany, table with db_dbnode's indexes): {indexed:,.0f} rows/s; "
-                f"bulk_insert nodes reaches {100 * node_rate / indexed:.0f}% of it"
-            )
+    try:
+        with tempfile.TemporaryDirectory(prefix="provstore-bench-") as folder:
+            profile = make_profile(args.backend, Path(folder), **extra)
+            profile.storage_cls.initialise(profile)
+            with profile.storage_cls(profile) as storage:
+                report(storage, args, Path(folder), server, dbname)
+    finally:
         if server is not None:
-            print(copy_ceiling.report(node_rate))
             server.drop_database(dbname)
             server.stop()
     return 0
+
+
+def report(storage: StorageBackend, args: argparse.Namespace, folder: Path, server: Any, dbname: str) -> None:
+    """Measure and print every figure on the open ``storage``."""
+    if args.stores:
+        print(f"store(): {args.stores} single nodes = {store_rate(storage, args.stores):,.0f} nodes/s")
+    [user] = storage.bulk_insert(EntityTypes.USER, [{"email": "bench@example.org"}], allow_defaults=True)
+    if server is not None:
+        from psql_ceiling import CopyCeiling
+
+        copy = CopyCeiling(server, dbname)
+        print(f"server: PostgreSQL {copy.version}")
+        ceiling = {"node": lambda: copy.seconds("db_dbnode", node_rows(args.nodes, user))}
+        ceiling["link"] = lambda: copy.seconds("db_dblink", link_rows(list(range(1, args.nodes + 1))))
+        ceiling_name = "serialise + COPY into a plain table, same columns"
+    else:
+        in_memory = args.backend == "core.sqlite_temp"
+        pragmas = {} if in_memory else {"journal_mode": "WAL", "synchronous": "NORMAL"}
+
+        def database(kind: str) -> str:
+            return ":memory:" if in_memory else str(folder / f"ceiling-{kind}.sqlite")
+
+        ceiling = {"node": lambda: sqlite_ceiling_seconds(node_rows(args.nodes, user), database("node"), pragmas)}
+        ceiling["link"] = lambda: sqlite_ceiling_seconds(
+            link_rows(list(range(1, args.nodes + 1))), database("link"), pragmas
+        )
+        ceiling_name = "serialise + executemany into a bare table, same columns"
+
+    print(f"peak RSS before bulk_insert: {peak_rss_mb():.0f} MB")
+    seconds, pks = bulk_seconds(storage, EntityTypes.NODE, node_rows(args.nodes, user))
+    figures = {"node": (args.nodes, seconds)}
+    print(f"bulk_insert nodes: {args.nodes:,} rows in {seconds:.1f} s = {args.nodes / seconds:,.0f} rows/s")
+    links = args.nodes - 1
+    seconds, _ = bulk_seconds(storage, EntityTypes.LINK, link_rows(pks))
+    figures["link"] = (links, seconds)
+    print(f"bulk_insert links: {links:,} rows in {seconds:.1f} s = {links / seconds:,.0f} rows/s")
+    print(
+        f"peak RSS after bulk_insert of {args.nodes:,} nodes and {links:,} links: {peak_rss_mb():.0f} MB "
+        "(goal < 500 MB)"
+    )
+    for kind, (count, seconds) in figures.items():
+        raw = ceiling[kind]()
+        ratio = raw / seconds
+        print(
+            f"ceiling {kind}s ({ceiling_name}): {count:,} rows in {raw:.1f} s = {count / raw:,.0f} rows/s; "
+            f"bulk_insert reaches {100 * ratio:.0f}% of it (goal >= 50%: {'met' if ratio >= 0.5 else 'MISSED'})"
+        )
+    if server is not None:
+        copy.close()
+    curve = delete_curve(storage, pks, args.deletes)
+    for count, seconds in curve:
+        print(
+            f"delete_nodes_and_connections {count:,} nodes (with their links): {seconds:.1f} s = "
+            f"{100_000 * seconds / count:.2f} s per 100k"
+        )
+    per = [seconds / count for count, seconds in curve]
+    if len(per) > 1:
+        print(f"delete cost per node, largest / smallest run: {max(per) / min(per):.2f} (linear: about 1)")
 
 
 if __name__ == "__main__":
