@@ -58,8 +58,8 @@ def report(storage: provstore.storage.StorageBackend, run: str, pks: dict[str, i
     """Query the graph back: provenance of the energy, attribute filters, and the recorded files."""
     print(f"Recorded run {run} in profile {storage.profile.name!r} ({storage.profile.storage_backend})")
 
-    ancestors = storage.query().ancestors(pks["energy"], project=["id", "node_type", "label"]).order_by(
-        {"node": ["id"]}
+    ancestors = (
+        storage.query().ancestors(pks["energy"], project=["id", "node_type", "label"]).order_by({"node": ["id"]})
     )
     print("\nProvenance of the total energy (ancestors):")
     for pk, node_type, label in ancestors.all():
