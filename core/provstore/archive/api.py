@@ -154,7 +154,8 @@ def import_archive(
     Objects are written first (an interrupted import leaves at most unreferenced objects, removed by
     ``storage maintain --full``); all rows are written in one transaction, so a failure imports none.
 
-    :raises ValidationError, CorruptStorage: the archive is unsafe or damaged (nothing is imported).
+    :raises ValidationError: the archive is unsafe (a forbidden name, a limit exceeded); nothing is imported.
+    :raises CorruptStorage: the archive is damaged or truncated; no row is imported.
     :raises IntegrityError: an archive row conflicts with the storage's (e.g. a computer label taken).
     """
     with open_archive(path, limits) as source:
