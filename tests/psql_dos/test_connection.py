@@ -135,3 +135,20 @@ def test_bad_engine_kwargs_are_a_configuration_error(psql_profile):
         _with(psql_profile, engine_kwargs={"no_such_argument": 1}).storage_cls(
             _with(psql_profile, engine_kwargs={"no_such_argument": 1})
         )
+
+
+def test_connect_args_apply_to_every_connection(psql_profile):
+    profile = _with(psql_profile, engine_kwargs={"connect_args": {"application_name": "custom-app"}})
+    profile.storage_cls.initialise(profile)
+    with profile.storage_cls(profile) as storage:
+        names = (
+            storage.get_session()
+            .connection()
+            .exec_driver_sql(
+                "SELECT application_name FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name <> ''"
+            )
+            .scalars()
+            .all()
+        )
+    assert names and set(names) == {"custom-app"}  # the engine's sessions and the lock's connection

@@ -91,8 +91,14 @@ def _password(config: PsqlDosBackend.Configuration) -> str | None:
 
 
 def _connect_kwargs(config: PsqlDosBackend.Configuration) -> dict[str, Any]:
-    """Return the psycopg2 keyword arguments shared by raw connections and engines (without the database)."""
-    return {"connect_timeout": CONNECT_TIMEOUT, "application_name": "provstore"}
+    """Return the psycopg2 keyword arguments shared by raw connections and engines (without the database).
+
+    ``engine_kwargs["connect_args"]`` (e.g. ``sslmode``) apply to every connection, the lock's included.
+    """
+    extra = config.engine_kwargs.get("connect_args", {})
+    if not isinstance(extra, dict):
+        raise ConfigurationError("invalid engine_kwargs: 'connect_args' must be a JSON object")
+    return {"connect_timeout": CONNECT_TIMEOUT, "application_name": "provstore", **extra}
 
 
 def connect(config: PsqlDosBackend.Configuration, database: str | None = None) -> Any:
@@ -178,7 +184,7 @@ def create_engine(config: PsqlDosBackend.Configuration) -> Engine:
     :raises ConfigurationError: ``engine_kwargs`` holds an argument ``create_engine`` does not accept.
     """
     kwargs: dict[str, Any] = {"pool_pre_ping": False, **JSON_ENGINE_KWARGS, **config.engine_kwargs}
-    kwargs["connect_args"] = {**_connect_kwargs(config), **kwargs.get("connect_args", {})}
+    kwargs["connect_args"] = _connect_kwargs(config)
     try:
         engine = sa.create_engine(engine_url(config), **kwargs)
     except (TypeError, ValueError, sa.exc.ArgumentError) as exc:
