@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from disk_objectstore import Container
 from provstore.exceptions import ConfigurationError, UnreachableStorage, ValidationError
 from provstore_diskobjectstore.backend import DiskObjectStoreRepositoryBackend
 from provstore_sandbox.backend import SandboxRepositoryBackend
@@ -150,6 +152,16 @@ def test_single_and_batch_keys_equal_sandbox_sha256_keys(repository, tmp_path: P
     sandbox_keys = [sandbox.put_object_from_filelike(io.BytesIO(content)) for content in contents]
     assert [repository.put_object_from_filelike(io.BytesIO(content)) for content in contents] == sandbox_keys
     assert repository.put_objects_from_filelikes([io.BytesIO(content) for content in contents]) == sandbox_keys
+
+
+def test_single_writes_are_loose_objects_disk_objectstore_reads(repository, config) -> None:
+    contents = [b"", b"small", bytes(range(256)) * 5000]
+    keys = [repository.put_object_from_filelike(io.BytesIO(content)) for content in contents]
+    with Container(config["filepath"]) as container:
+        assert container.count_objects().loose == 3
+        assert [container.get_object_content(key) for key in keys] == contents
+        assert container.validate().is_valid()
+        assert os.listdir(container.get_folder() / "sandbox") == []  # no partial file left behind
 
 
 def test_batch_writes_go_straight_into_packs(repository) -> None:

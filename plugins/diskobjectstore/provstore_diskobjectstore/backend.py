@@ -1,10 +1,10 @@
 """The ``core.diskobjectstore`` repository: a disk-objectstore container addressed by sha256 keys.
 
-Single writes become loose files (safe from many processes at once); the batch API writes straight into
-packs. Every operation uses the container as a context manager so its SQLite sessions are closed when it
-ends: an open session would keep reading an old snapshot of the pack index and hold the file open.
-Writers to packs (batch writes, packing) are serialised between processes with an advisory lock on the
-container folder, because disk-objectstore allows only one pack writer at a time.
+Single writes become loose files (safe from many processes at once, see :mod:`.loose`); the batch API
+writes straight into packs. Every operation uses the container as a context manager so its SQLite
+sessions are closed when it ends: an open session would keep reading an old snapshot of the pack index
+and hold the file open. Writers to packs (batch writes, packing) are serialised between processes with
+an advisory lock on the container folder, because disk-objectstore allows only one pack writer at a time.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from disk_objectstore import CompressMode, Container
 from provstore.exceptions import ConfigurationError, UnreachableStorage, ValidationError
 from provstore.repository.abstract import AbstractRepositoryBackend, describe_validation_error, validate_key
 from pydantic import BaseModel, ConfigDict, Field
+
+from provstore_diskobjectstore.loose import write_loose_object
 
 __all__ = ["DiskObjectStoreRepositoryBackend"]
 
@@ -81,6 +83,10 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         """
         if not self._container.is_initialised:
             raise self._not_initialised()
+        if self._container.hash_type != HASH_TYPE:
+            raise ConfigurationError(
+                f"the container at {self._filepath} uses {self._container.hash_type} keys; provstore needs {HASH_TYPE}"
+            )
         with self._container as container:
             yield container
 
@@ -190,7 +196,7 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
     def _put_object_from_filelike(self, handle: BinaryIO) -> str:
         """Stream ``handle`` into a new loose object (hashed while written, fsynced) and return its sha256."""
         with self._open() as container:
-            return container.add_streamed_object(handle)
+            return write_loose_object(container, handle)
 
     def put_objects_from_filelikes(self, handles: Iterable[BinaryIO]) -> list[str]:
         """Write many objects straight into packs (one fsync and one index commit per pack); keys are sha256.
@@ -247,8 +253,6 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
 
     def get_object_hash(self, key: str) -> str:
         """Return the SHA-256 of the content: the key itself, as the container hashes with sha256."""
-        if self.key_format != HASH_TYPE:
-            return super().get_object_hash(key)
         if not self.has_object(key):
             raise FileNotFoundError(f"objects do not exist: {key}")
         return key
