@@ -1,23 +1,23 @@
 """Schema versions of an SQL storage: read, validate, create and migrate them with alembic.
 
 The alembic scripts ship as the package ``provstore.migrations``; the configuration is built in code
-(no ``alembic.ini``) and every command runs on a connection given by the caller.
+(no ``alembic.ini``) and every command runs on a connection given by the caller. Opening a storage only
+reads and validates its version, which needs no alembic: the version table is read with plain SQL and the
+head revision from the scripts' source text, so alembic (a fifth of the start-up imports) loads only to
+create, migrate or compare schemas.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import functools
+import re
 from collections.abc import Callable, Iterator
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError as AlembicCommandError
 from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
 
@@ -30,12 +30,37 @@ from provstore.exceptions import (
 from provstore.sql import models
 from provstore.sql.engine import BEGIN_MODE_OPTION
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
 __all__ = ["REPOSITORY_UUID_KEY", "SqlMigrator"]
 
 REPOSITORY_UUID_KEY = "repository|uuid"
 """Global variable holding the uuid of the repository the storage was created with."""
 
 VERSION_TABLE = "alembic_version"
+
+_REVISION_ASSIGNMENT = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.MULTILINE)
+"""A revision script's ``revision = "..."`` or ``down_revision = ...`` line (with or without annotation)."""
+
+
+@functools.cache
+def _head_from_sources() -> str | None:
+    """Return the one head revision named in the scripts' source text, or None if it is not clear-cut there."""
+    revisions, parents = set(), set()
+    try:
+        for script in files("provstore.migrations").joinpath("versions").iterdir():
+            if not script.name.endswith(".py") or script.name.startswith("_"):
+                continue
+            values = {name: ast.literal_eval(value) for name, value in _REVISION_ASSIGNMENT.findall(script.read_text())}
+            down = values["down_revision"]
+            revisions.add(values["revision"])
+            parents.update(down if isinstance(down, (tuple, list)) else [down] if down else [])
+    except (KeyError, ValueError, SyntaxError, OSError):
+        return None
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 and all(isinstance(item, str) for item in revisions) else None
 
 
 class SqlMigrator:
@@ -69,6 +94,8 @@ class SqlMigrator:
     @staticmethod
     def alembic_config(connection: Connection | None = None) -> Config:
         """Return an alembic configuration pointing at the shipped scripts (and ``connection`` if given)."""
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(files("provstore.migrations")))
         if connection is not None:
@@ -78,12 +105,14 @@ class SqlMigrator:
     @classmethod
     def script(cls) -> ScriptDirectory:
         """Return the directory of revision scripts."""
+        from alembic.script import ScriptDirectory
+
         return ScriptDirectory.from_config(cls.alembic_config())
 
     @classmethod
     def version_head(cls) -> str:
-        """Return the head revision of the shipped scripts."""
-        head = cls.script().get_current_head()
+        """Return the head revision of the shipped scripts (read from their source; alembic's answer if unclear)."""
+        head = _head_from_sources() or cls.script().get_current_head()
         if head is None:  # pragma: no cover - the package always ships revisions
             raise StorageMigrationError("no schema revisions found in provstore.migrations")
         return head
@@ -106,7 +135,12 @@ class SqlMigrator:
                     f"the database of profile {self.profile_name!r} holds provstore tables but no schema version"
                 )
             return None
-        return MigrationContext.configure(self.connection).get_current_revision()
+        versions = list(self.connection.scalars(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")))
+        if len(versions) > 1:
+            raise CorruptStorage(
+                f"the database of profile {self.profile_name!r} records several schema versions: {', '.join(versions)}"
+            )
+        return versions[0] if versions else None
 
     def validate(self, repository_uuid: str | None) -> None:
         """Check that the schema is at head and the repository is the one the storage was made with.
@@ -149,6 +183,9 @@ class SqlMigrator:
 
     def schema_differences(self) -> list[Any]:
         """Return the differences alembic autogenerate finds between the models and this database."""
+        from alembic.autogenerate import compare_metadata
+        from alembic.migration import MigrationContext
+
         options = {"compare_type": True, "include_object": include_object_for(self.connection.dialect.name)}
         context = MigrationContext.configure(self.connection, opts=options)
         return compare_metadata(context, models.Base.metadata)
@@ -156,6 +193,8 @@ class SqlMigrator:
     # ------------------------------------------------------------------------- writing
     def initialise(self, repository_uuid: str | None) -> None:
         """Create the schema at head and record ``repository_uuid``, in one transaction."""
+        from alembic import command
+
         with self._transaction():
             command.upgrade(self.alembic_config(self.connection), "head")
             setting = models.DbSetting.__table__
@@ -170,6 +209,9 @@ class SqlMigrator:
 
         :raises StorageMigrationError: the database is not initialised, or its version is newer than the code.
         """
+        from alembic import command
+        from alembic.util import CommandError as AlembicCommandError
+
         version = self.version()
         if version is None:
             raise StorageMigrationError(
