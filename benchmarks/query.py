@@ -2,7 +2,7 @@
 
 Inserts ``--nodes`` nodes whose attributes are ``{"i": i, "mod": i % 100, "tags": [...]}``; one node in
 1,000 also has the key ``rare`` and the tag ``special`` (the selective filters). The last ``--dag`` nodes
-form a DAG (each node has its predecessor and a pseudo-random earlier node as inputs), the others chains
+form a DAG (each node has two pseudo-random inputs among the 1,000 nodes before it), the others chains
 of ``--chain`` nodes. Each query is timed as the median of ``--repeat`` runs; on PostgreSQL the
 ``EXPLAIN ANALYZE`` plan of each filter is printed, showing whether the GIN index serves it.
 
@@ -34,6 +34,8 @@ from sqlalchemy import func, select, text
 BACKENDS = ("core.psql_dos", "core.sqlite_dos", "core.sqlite_temp")
 RARE = 1000
 """One node in ``RARE`` carries the key ``rare`` and the tag ``special``."""
+WINDOW = 1000
+"""A DAG node's two inputs are pseudo-random among the ``WINDOW`` nodes before it."""
 
 
 def attributes(i: int) -> dict[str, Any]:
@@ -46,17 +48,19 @@ def attributes(i: int) -> dict[str, Any]:
 
 
 def links(pks: list[int], chain: int, dag: int) -> Iterator[dict[str, Any]]:
-    """Yield the links: chains of ``chain`` nodes, then a DAG over the last ``dag`` nodes (two inputs per node)."""
+    """Yield the links: chains of ``chain`` nodes, then a DAG over the last ``dag`` nodes (two inputs per node).
+
+    A DAG node's inputs are pseudo-random among the ``WINDOW`` nodes before it (a wide graph a few hundred
+    steps deep, like many calculations feeding on earlier results), not its predecessor (a 100,000-step chain).
+    """
     kinds = ("input_calc", "create")
     first_dag = len(pks) - dag
     for i in range(first_dag - 1):
         if (i + 1) % chain:
             yield {"input_id": pks[i], "output_id": pks[i + 1], "type": kinds[i % 2], "label": f"l{i}"}
     for k in range(1, dag):
-        yield {"input_id": pks[first_dag + k - 1], "output_id": pks[first_dag + k], "type": "create", "label": "p"}
-        jump = k - 1 - (k * 7919) % 1000
-        if 0 <= jump < k - 1:
-            yield {"input_id": pks[first_dag + jump], "output_id": pks[first_dag + k], "type": "create", "label": "j"}
+        for parent in sorted({max(0, k - 1 - (k * step) % WINDOW) for step in (7919, 104729)}):
+            yield {"input_id": pks[first_dag + parent], "output_id": pks[first_dag + k], "type": "create", "label": "d"}
 
 
 def populate(storage: StorageBackend, count: int, chain: int, dag: int) -> list[int]:
