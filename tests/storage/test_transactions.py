@@ -94,3 +94,18 @@ def test_closed_storage_refuses_everything(storage):
     ):
         with pytest.raises(ClosedStorage):
             action()
+
+
+def test_constraint_failing_at_commit_is_one_integrity_error(storage):
+    """A foreign key is checked at commit (deferred): the failure is an IntegrityError, and nothing stays."""
+    from provstore.exceptions import IntegrityError
+    from provstore.storage import EntityTypes
+
+    with pytest.raises(IntegrityError, match="commit"), storage.transaction():
+        storage.bulk_insert(EntityTypes.LINK, [{"input_id": 123, "output_id": 456, "label": "l", "type": "create"}])
+        storage.set_global_variable("with-it", 1)
+    assert not storage.in_transaction
+    with pytest.raises(KeyError):
+        storage.get_global_variable("with-it")
+    storage.set_global_variable("after", 1)  # the session is usable again
+    assert storage.get_global_variable("after") == 1

@@ -18,7 +18,7 @@ import pydantic
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import Session, scoped_session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, scoped_session, sessionmaker
 
 from provstore.exceptions import (
     ClosedStorage,
@@ -411,11 +411,25 @@ class SqlStorageBackend(StorageBackend):
                 with self._locked_database_is_profile_error():
                     if session.in_transaction():
                         session.commit()
-                    with session.begin():
+                    transaction = session.begin()
+                    try:
                         session.connection(execution_options={BEGIN_MODE_OPTION: "IMMEDIATE"})
                         yield session
+                    except BaseException:
+                        transaction.rollback()
+                        raise
+                    self._commit(transaction)
         finally:
             self._local.depth = depth
+
+    def _commit(self, transaction: SessionTransaction) -> None:
+        """Commit the outermost transaction; a constraint checked only now (deferred foreign key) is one line."""
+        try:
+            transaction.commit()
+        except sa_exc.IntegrityError as exc:
+            transaction.rollback()
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else "constraint violated"
+            raise IntegrityError(f"transaction rolled back at commit: {reason}") from exc
 
     @contextlib.contextmanager
     def _locked_database_is_profile_error(self) -> Iterator[None]:

@@ -149,6 +149,7 @@ class SqlMigrator:
 
         :raises IncompatibleStorageSchema: uninitialised, behind head (migrate) or ahead of it (old code).
         :raises CorruptStorage: the stored repository uuid differs from the repository's own.
+        :raises UnreachableStorage: the repository is missing (``repository_uuid`` None, e.g. its folder was deleted).
         """
         version = self.version()
         head = self.version_head()
@@ -166,6 +167,11 @@ class SqlMigrator:
             raise IncompatibleStorageSchema(
                 f"the storage of profile {name!r} has schema version {version}, behind the code's {head}: "
                 f"run `provstore storage migrate -p {name}` (back up the storage first)"
+            )
+        if repository_uuid is None:
+            raise UnreachableStorage(
+                f"the repository of the storage of profile {name!r} is missing or not initialised: "
+                "restore it from a backup, or point the profile at the right one"
             )
         stored = self.repository_uuid()
         if stored is None:
