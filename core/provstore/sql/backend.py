@@ -39,6 +39,7 @@ from provstore.sql.migrator import SqlMigrator
 from provstore.sql.sqlite_insert import sqlite_insert_returning_ids
 from provstore.storage.abstract import StorageBackend
 from provstore.storage.entity_types import EntityTypes
+from provstore.storage.json_values import clean_json_value
 
 if TYPE_CHECKING:
     from provstore.config import Profile
@@ -567,7 +568,9 @@ class SqlStorageBackend(StorageBackend):
         """Set a global variable (a JSON value).
 
         :raises ValueError: the key exists and ``overwrite`` is False.
+        :raises ValidationError: the value cannot be stored as JSON (see :mod:`provstore.storage.json_values`).
         """
+        value = clean_json_value(value, f"global variable {key!r}")
         with self._translate_errors(models.DbSetting.__table__), self.transaction() as session:
             setting = session.scalars(select(models.DbSetting).where(models.DbSetting.key == key)).one_or_none()
             if setting is None:
