@@ -70,3 +70,14 @@ def database_dump(profile: Profile) -> dict[str, list[str]]:
             }
     finally:
         engine.dispose()
+
+
+def storage_dump(storage: Any) -> tuple[dict[str, list[str]], list[str]]:
+    """Return every row of every table (sorted reprs) and every repository key, through the open storage."""
+    session = storage.get_session()
+    rows = {
+        table.name: sorted(map(repr, session.execute(sa.select(table)).all()))
+        for table in models.Base.metadata.sorted_tables
+    }
+    session.commit()
+    return rows, sorted(storage.get_repository().list_objects())
