@@ -284,7 +284,8 @@ config_documents = (
 def test_broken_configuration_files(text, isolated_config_dir):
     """Loading a broken file gives one ConfigurationError line; the file is never rewritten."""
     path = isolated_config_dir / CONFIG_FILENAME
-    path.write_text(text, encoding="utf-8")
+    raw = text.encode("utf-8", "surrogatepass")  # lone surrogates make an undecodable file: another broken case
+    path.write_bytes(raw)
     record("hostile inputs tried")
     try:
         config = Config.load(isolated_config_dir)
@@ -296,7 +297,7 @@ def test_broken_configuration_files(text, isolated_config_dir):
                 _open_profile(name, config.get_profile(name).dictionary)
             except ProvstoreError as exc:
                 assert "\n" not in str(exc), str(exc)
-    assert path.read_text(encoding="utf-8") == text
+    assert path.read_bytes() == raw
 
 
 CLI_CONFIGS = {
@@ -321,6 +322,7 @@ def test_cli_on_broken_configuration(case, isolated_config_dir):
     """The CLI answers a broken configuration with one error line and exit code 1, and leaves the file alone."""
     path = isolated_config_dir / CONFIG_FILENAME
     path.write_text(CLI_CONFIGS[case], encoding="utf-8")
+    path.chmod(0o600)  # a readable file adds its own warning line (tested in test_secrets)
     before = path.read_bytes()
     result = subprocess.run(
         [sys.executable, "-m", "provstore", "storage", "info"], capture_output=True, text=True, timeout=120
