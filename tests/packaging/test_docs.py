@@ -83,6 +83,8 @@ def test_mkdocs_build(tmp_path: Path) -> None:
     for name in ("provstore.open_storage", "provstore.storage.StorageBackend", "provstore.hookspecs.BackendSpec"):
         assert f'id="{name}"' in api_page
     assert not re.search(r":(class|meth|func|attr|data|exc):<code>", api_page), "a Sphinx role was left unrendered"
+    ids = re.findall(r'id="(provstore\.[^"]+)"', api_page)
+    assert len(ids) == len(set(ids)), f"documented twice: {sorted({i for i in ids if ids.count(i) > 1})}"
 
 
 def _first_block(text: str, language: str) -> list[str]:
