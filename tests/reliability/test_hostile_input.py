@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from provstore.config import Config, Profile
 from provstore.config.config_file import CONFIG_FILENAME
-from provstore.exceptions import ConfigurationError, ProvstoreError, ValidationError
+from provstore.exceptions import ConfigurationError, IntegrityError, ProvstoreError, ValidationError
 from provstore.storage import EntityTypes
 from provstore.testing.profiles import make_profile
 
@@ -343,3 +343,25 @@ def test_repository_put_refuses_non_streams(graph):
     for handle in ("text", b"raw bytes", io.StringIO("text stream"), None, 5):
         refused((ValidationError, TypeError), repository.put_object_from_filelike, handle)
     assert sorted(repository.list_objects()) == before
+
+
+def test_malformed_bulk_rows(graph):
+    """Rows with unknown, missing or wrongly typed columns or unstorable JSON: one error, no row written."""
+    user = graph.default_user.pk
+    good = {"uuid": str(uuid.uuid4()), "node_type": "data.x.", "user_id": user}
+    before = storage_dump(graph)
+    bad_rows = [
+        {**good, "no_such_column": 1},
+        {**good, "id": 10**6},
+        {"uuid": str(uuid.uuid4())},
+        {**good, "user_id": "'; DROP TABLE db_dbnode; --"},
+        {**good, "user_id": 10**9},
+        {**good, "attributes": {"x": float("nan")}},
+        {**good, "attributes": {"x": b"bytes"}},
+        {**good, "ctime": "not a time"},
+        "not a row",
+    ]
+    for bad in bad_rows:
+        rows = [dict(good, uuid=str(uuid.uuid4())), bad]  # a good row first: it must not stay either
+        refused((IntegrityError, ValidationError), graph.bulk_insert, EntityTypes.NODE, rows, allow_defaults=True)
+    assert storage_dump(graph) == before
