@@ -64,7 +64,7 @@ def test_mkdocs_build(tmp_path: Path) -> None:
     """``mkdocs build --strict`` succeeds: no broken link, anchor, docstring reference or missing page."""
     for module in ("mkdocs", "mkdocstrings", "mkdocstrings_handlers.python"):
         if importlib.util.find_spec(module) is None:
-            pytest.skip(f"{module} is not installed (pip install -e '.[docs]')")
+            pytest.skip(f"{module} is not installed (pip install -r requirements-dev.txt)")
     site = tmp_path / "site"
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(REPO / "mkdocs.yml"), "-d", site],
