@@ -2,8 +2,8 @@
 
 Measures objects/s writing and reading many small objects (single writes and the batch API), MB/s writing
 large objects, and the time of packing all loose objects, then prints every figure with its ratio to the
-plain-file ceiling (``open().write()`` + ``os.fsync`` per file) measured in the same run, because the
-machines are shared and noisy. Each figure is the best of ``--repeat`` rounds.
+plain-file ceiling (``open().write()`` + ``os.fsync`` per file). The writers take turns, slice by slice
+(``--slices``), so that a change of load on the shared machine weighs on all of them alike.
 
     python benchmarks/repository.py                      # full size: 10,000 x 1 KiB, 20 x 16 MiB, 20 x 64 MiB
     python benchmarks/repository.py --small 1000 --large 4 --sizes 16   # quick
@@ -20,7 +20,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from provstore_diskobjectstore.backend import DiskObjectStoreRepositoryBackend
 from provstore_sandbox.backend import SandboxRepositoryBackend
 
 MiB = 1024 * 1024
+Writer = Callable[[Iterator[io.BufferedReader]], Any]
 
 
 class Payload(io.RawIOBase):
@@ -53,7 +53,7 @@ class Payload(io.RawIOBase):
 
 
 def handles(count: int, payload: memoryview, first: int = 0) -> Iterator[io.BufferedReader]:
-    """Yield ``count`` distinct buffered streams over ``payload``."""
+    """Yield ``count`` distinct buffered streams over ``payload``, numbered from ``first``."""
     for index in range(first, first + count):
         yield io.BufferedReader(Payload(index, payload), buffer_size=CHUNK_SIZE)
 
@@ -66,21 +66,55 @@ def timed(action: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
-# ------------------------------------------------------------------------------------------- the ceiling
-def plain_write(folder: Path, count: int, payload: memoryview) -> list[Path]:
-    """Write each object to its own file with ``open().write()`` and ``os.fsync``: the ceiling."""
-    paths = []
-    for index, source in enumerate(handles(count, payload)):
-        path = folder / f"{index}.bin"
-        with open(path, "wb") as target:
-            shutil.copyfileobj(source, target, CHUNK_SIZE)
-            target.flush()
-            os.fsync(target.fileno())
-        paths.append(path)
-    return paths
+def take_turns(writers: dict[str, Writer], count: int, slices: int, payload: memoryview) -> dict[str, float]:
+    """Let every writer store ``count`` objects, ``slices`` slices each in turn; return seconds per writer."""
+    seconds = dict.fromkeys(writers, 0.0)
+    per_slice = count // slices
+    for index in range(slices):
+        for name, write in writers.items():
+            sources = handles(per_slice, payload, first=index * per_slice)
+            seconds[name] += timed(lambda write=write, sources=sources: write(sources))
+    return seconds
 
 
-def plain_read(paths: list[Path]) -> None:
+# ------------------------------------------------------------------------------------------- contestants
+def plain_writer(folder: Path, written: list[Path]) -> Writer:
+    """Return a writer storing each object in its own file with ``open().write()`` and ``os.fsync``."""
+    folder.mkdir(parents=True)
+
+    def write(sources: Iterator[io.BufferedReader]) -> None:
+        for source in sources:
+            path = folder / f"{len(written)}.bin"
+            with open(path, "wb") as target:
+                shutil.copyfileobj(source, target, CHUNK_SIZE)
+                target.flush()
+                os.fsync(target.fileno())
+            written.append(path)
+
+    return write
+
+
+def make_backend(kind: str, folder: Path) -> AbstractRepositoryBackend:
+    """Return an initialised, empty repository of ``kind`` (``dos``, ``sandbox-sha256``, ...) under ``folder``."""
+    if kind == "dos":
+        repository: AbstractRepositoryBackend = DiskObjectStoreRepositoryBackend(filepath=folder / kind)
+    else:
+        repository = SandboxRepositoryBackend(filepath=folder, key_format=kind.split("-")[1])
+    repository.initialise()
+    return repository
+
+
+def single_writer(repository: AbstractRepositoryBackend, keys: list[str]) -> Writer:
+    """Return a writer calling ``put_object_from_filelike`` once per object."""
+    return lambda sources: keys.extend(map(repository.put_object_from_filelike, sources))
+
+
+def batch_writer(repository: AbstractRepositoryBackend, keys: list[str]) -> Writer:
+    """Return a writer handing all objects of a slice to ``put_objects_from_filelikes`` at once."""
+    return lambda sources: keys.extend(repository.put_objects_from_filelikes(sources))
+
+
+def read_plain(paths: list[Path]) -> None:
     """Read every file back."""
     for path in paths:
         with open(path, "rb") as handle:
@@ -88,153 +122,98 @@ def plain_read(paths: list[Path]) -> None:
                 pass
 
 
-# -------------------------------------------------------------------------------------------- backends
-def make_backend(kind: str, folder: Path) -> AbstractRepositoryBackend:
-    """Return an initialised, empty repository of ``kind`` under ``folder``."""
-    if kind == "dos":
-        repository: AbstractRepositoryBackend = DiskObjectStoreRepositoryBackend(filepath=folder / "container")
-    else:
-        repository = SandboxRepositoryBackend(filepath=folder, key_format=kind.split("-")[1])
-    repository.initialise()
-    return repository
-
-
-def read_all(repository: AbstractRepositoryBackend, keys: list[str]) -> None:
+def read_repository(repository: AbstractRepositoryBackend, keys: list[str]) -> None:
     """Read every object back through ``iter_object_streams`` (the many-objects read path)."""
     for _, stream in repository.iter_object_streams(keys):
         while stream.read(CHUNK_SIZE):
             pass
 
 
-def best(repeat: int, measure: Callable[[Path], float], root: Path) -> float:
-    """Return the smallest of ``repeat`` timings, each in a fresh folder removed afterwards."""
-    timings = []
-    for _ in range(repeat):
-        folder = Path(tempfile.mkdtemp(dir=root))
-        try:
-            timings.append(measure(folder))
-        finally:
-            shutil.rmtree(folder)
-    return min(timings)
+def contestants(
+    folder: Path, backends: list[str]
+) -> tuple[dict[str, Writer], dict[str, AbstractRepositoryBackend], dict[str, list]]:
+    """Return the writers (plain files, each backend singly, disk-objectstore in batches), repositories and keys."""
+    written: dict[str, list] = {"plain": []}
+    writers = {"plain": plain_writer(folder / "plain", written["plain"])}
+    repositories: dict[str, AbstractRepositoryBackend] = {}
+    for kind in backends:
+        repositories[kind] = make_backend(kind, folder)
+        written[kind] = []
+        writers[kind] = single_writer(repositories[kind], written[kind])
+    if "dos" in backends:
+        repositories["dos batch"] = DiskObjectStoreRepositoryBackend(filepath=folder / "dos-batch")
+        repositories["dos batch"].initialise()
+        written["dos batch"] = []
+        writers["dos batch"] = batch_writer(repositories["dos batch"], written["dos batch"])
+    return writers, repositories, written
 
 
-def plain_large(folder: Path, count: int, payload: memoryview) -> float:
-    """Return the seconds to write ``count`` large plain files."""
-    return timed(lambda: plain_write(folder, count, payload))
+def run(args: argparse.Namespace) -> dict[str, float]:
+    """Run every measurement; return ``{figure: rate}`` (objects/s, MB/s, or seconds for the pack)."""
+    results: dict[str, float] = {}
 
+    def record(name: str, value: float, unit: str) -> None:
+        results[name] = value
+        print(f"  {name:<36} {value:>12,.1f} {unit}", flush=True)
 
-def hashing(payload: memoryview) -> float:
-    """Return the seconds to SHA-256 the payload once: the CPU ceiling of any content-addressed write."""
-    start = time.perf_counter()
-    hashlib.sha256(payload).hexdigest()
-    return time.perf_counter() - start
-
-
-def large(folder: Path, kind: str, count: int, payload: memoryview, batch: bool = False) -> float:
-    """Return the seconds to write ``count`` large objects into a new ``kind`` repository, singly or in a batch."""
-    repository = make_backend(kind, folder)
-    if batch:
-        seconds = timed(lambda: repository.put_objects_from_filelikes(handles(count, payload)))
-    else:
-        seconds = timed(lambda: list(map(repository.put_object_from_filelike, handles(count, payload))))
-    repository.erase()
-    return seconds
-
-
-def run(args: argparse.Namespace) -> dict[str, tuple[float, str]]:
-    """Run every measurement; return ``{figure: (rate, unit)}``."""
     root = Path(tempfile.mkdtemp(prefix="provstore-bench-", dir=args.dir))
-    small = memoryview(os.urandom(args.small_size - 8))
-    results: dict[str, tuple[float, str]] = {}
-
-    def rate(name: str, count: float, seconds: float, unit: str) -> None:
-        results[name] = (max(count / seconds, results.get(name, (0.0, unit))[0]), unit)
-        print(f"  {name:<34} {count / seconds:>12,.1f} {unit}", flush=True)
-
     try:
-        print(f"small objects: {args.small:,} x {args.small_size:,} bytes", flush=True)
-        paths: list[Path] = []
-
-        def plain_small(folder: Path) -> float:
-            nonlocal paths
-            seconds = timed(lambda: paths.extend(plain_write(folder, args.small, small)))
-            rate("plain small read", args.small, timed(lambda: plain_read(paths)), "objects/s")
-            paths = []
-            return seconds
-
-        rate("plain small write", args.small, best(args.repeat, plain_small, root), "objects/s")
-
-        for kind in args.backends:
-
-            def single(folder: Path, kind: str = kind) -> float:
-                repository = make_backend(kind, folder)
-                keys: list[str] = []
-                seconds = timed(
-                    lambda: keys.extend(map(repository.put_object_from_filelike, handles(args.small, small)))
-                )
-                rate(f"{kind} small read", args.small, timed(lambda: read_all(repository, keys)), "objects/s")
-                if kind == "dos":
-                    packing = timed(lambda: repository.maintain(live=True))
-                    results["dos pack all loose"] = (
-                        min(packing, results.get("dos pack all loose", (packing,))[0]),
-                        "s",
-                    )
-                    print(f"  {'dos pack all loose':<34} {packing:>12.2f} s", flush=True)
-                    rate("dos small read (packed)", args.small, timed(lambda: read_all(repository, keys)), "objects/s")
-                repository.erase()
-                return seconds
-
-            def batch(folder: Path, kind: str = kind) -> float:
-                repository = make_backend(kind, folder)
-                seconds = timed(lambda: repository.put_objects_from_filelikes(handles(args.small, small)))
-                repository.erase()
-                return seconds
-
-            rate(f"{kind} small write", args.small, best(args.repeat, single, root), "objects/s")
-            rate(f"{kind} small batch write", args.small, best(args.repeat, batch, root), "objects/s")
+        print(f"small objects: {args.small:,} x {args.small_size:,} bytes, {args.slices} turns", flush=True)
+        folder = root / "small"
+        writers, repositories, written = contestants(folder, args.backends)
+        small = memoryview(os.urandom(args.small_size - 8))
+        for name, seconds in take_turns(writers, args.small, args.slices, small).items():
+            record(f"{name} small write", args.small / seconds, "objects/s")
+        record("plain small read", args.small / timed(lambda: read_plain(written["plain"])), "objects/s")
+        for name, repository in repositories.items():
+            seconds = timed(lambda repository=repository, name=name: read_repository(repository, written[name]))
+            record(f"{name} small read", args.small / seconds, "objects/s")
+        if "dos" in repositories:
+            record("dos pack all loose", timed(lambda: repositories["dos"].maintain(live=True)), "s")
+            seconds = timed(lambda: read_repository(repositories["dos"], written["dos"]))
+            record("dos small read (packed)", args.small / seconds, "objects/s")
+        shutil.rmtree(folder)
 
         for size in args.sizes:
+            print(f"large objects: {args.large} x {size} MiB, {args.large_slices} turns", flush=True)
+            folder = root / f"large-{size}"
+            writers, _, _ = contestants(folder, args.backends)
             payload = memoryview(os.urandom(size * MiB - 8))
-            total = args.large * size
-            print(f"large objects: {args.large} x {size} MiB", flush=True)
-            plain = best(args.repeat, partial(plain_large, count=args.large, payload=payload), root)
-            rate(f"plain large write {size} MiB", total, plain, "MB/s")
-            rate(f"sha256 of {size} MiB objects", size, min(hashing(payload) for _ in range(args.repeat)), "MB/s")
-            for kind in args.backends:
-                single = best(args.repeat, partial(large, kind=kind, count=args.large, payload=payload), root)
-                rate(f"{kind} large write {size} MiB", total, single, "MB/s")
-                if kind == "dos":
-                    packed = partial(large, kind=kind, count=args.large, payload=payload, batch=True)
-                    rate(f"dos large batch write {size} MiB", total, best(args.repeat, packed, root), "MB/s")
+            for name, seconds in take_turns(writers, args.large, args.large_slices, payload).items():
+                record(f"{name} large write {size} MiB", args.large * size / seconds, "MB/s")
+            start = time.perf_counter()
+            hashlib.sha256(payload).hexdigest()
+            record(f"sha256 of {size} MiB objects", size / (time.perf_counter() - start), "MB/s")
+            shutil.rmtree(folder)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return results
 
 
-def report(results: dict[str, tuple[float, str]], sizes: list[int]) -> None:
+def report(results: dict[str, float], sizes: list[int]) -> None:
     """Print the ratios to the ceilings and whether each goal is met."""
     print("\nratios (measured in this run)")
-    pairs = [
+    pairs: list[tuple[str, str, float | None]] = [
         ("dos small write", "plain small write", 0.5),
-        ("dos small read", "plain small read", None),
-        ("dos small batch write", "dos small write", 5.0),
-        ("dos small batch write", "plain small write", None),
+        ("dos batch small write", "dos small write", 5.0),
+        ("dos batch small write", "plain small write", None),
         ("sandbox-sha256 small write", "plain small write", None),
         ("sandbox-uuid4 small write", "plain small write", None),
+        ("dos small read", "plain small read", None),
+        ("dos small read (packed)", "plain small read", None),
     ]
     for size in sizes:
         pairs += [
             (f"dos large write {size} MiB", f"plain large write {size} MiB", 0.7),
-            (f"dos large batch write {size} MiB", f"plain large write {size} MiB", 0.7),
+            (f"dos batch large write {size} MiB", f"plain large write {size} MiB", 0.7),
             (f"sandbox-sha256 large write {size} MiB", f"plain large write {size} MiB", None),
             (f"sha256 of {size} MiB objects", f"plain large write {size} MiB", None),
         ]
     for figure, ceiling, goal in pairs:
-        if figure not in results or ceiling not in results:
-            continue
-        ratio = results[figure][0] / results[ceiling][0]
-        verdict = "" if goal is None else f"  goal >= {goal:.1f}: {'met' if ratio >= goal else 'MISSED'}"
-        print(f"  {figure:<34} / {ceiling:<28} = {ratio:6.2f}{verdict}")
+        if figure in results and ceiling in results:
+            ratio = results[figure] / results[ceiling]
+            verdict = "" if goal is None else f"  goal >= {goal:.1f}: {'met' if ratio >= goal else 'MISSED'}"
+            print(f"  {figure:<36} / {ceiling:<26} = {ratio:6.2f}{verdict}")
 
 
 def main() -> None:
@@ -242,9 +221,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=10_000, help="number of small objects (default 10,000)")
     parser.add_argument("--small-size", type=int, default=1024, help="bytes per small object (default 1024)")
+    parser.add_argument("--slices", type=int, default=10, help="turns the small-object writers take (default 10)")
     parser.add_argument("--large", type=int, default=20, help="number of large objects per size (default 20)")
+    parser.add_argument("--large-slices", type=int, default=4, help="turns the large-object writers take")
     parser.add_argument("--sizes", type=int, nargs="*", default=[16, 64], help="large object sizes in MiB")
-    parser.add_argument("--repeat", type=int, default=1, help="rounds per figure; the best is kept (default 1)")
     parser.add_argument("--dir", default=None, help="folder on the disk to measure (default: system temp)")
     parser.add_argument(
         "--backends", nargs="*", default=["dos", "sandbox-sha256", "sandbox-uuid4"], help="backends to measure"
