@@ -75,10 +75,10 @@ def _plan(storage, query):
 
 
 def test_postgresql_json_filters_use_the_gin_index(storage):
-    """==, in and contains on attributes/extras paths are served by the GIN jsonb_path_ops indexes."""
+    """==, in, contains and has_key on attributes/extras paths are served by the GIN indexes."""
     session = storage.get_session()
     if session.get_bind().dialect.name != "postgresql":
-        pytest.skip("the GIN jsonb_path_ops indexes exist on PostgreSQL only")
+        pytest.skip("the GIN indexes exist on PostgreSQL only")
     pks = _insert_nodes(storage, 20_000, lambda i: {"i": i, "nested": {"k": i % 7, "list": [i % 5, "x"]}, "s": f"s{i}"})
     storage.bulk_update(EntityTypes.NODE, [{"id": pks[0], "extras": {"tag": "only"}}])
     for index in ("ix_gin_db_dbnode_attributes", "ix_gin_db_dbnode_extras"):  # what autovacuum does in production
@@ -88,6 +88,7 @@ def test_postgresql_json_filters_use_the_gin_index(storage):
         ({"attributes.i": 12345}, "ix_gin_db_dbnode_attributes"),
         ({"attributes": {"contains": {"s": "s77"}}}, "ix_gin_db_dbnode_attributes"),
         ({"extras.tag": "only"}, "ix_gin_db_dbnode_extras"),
+        ({"extras": {"has_key": "tag"}}, "ix_gin_db_dbnode_extras"),
     ]
     for filters, index in selective:  # chosen by the planner on its own with 20k rows
         plan = _plan(storage, storage.query().append("node", filters=filters, project="id"))
@@ -102,6 +103,7 @@ def test_postgresql_json_filters_use_the_gin_index(storage):
             {"attributes.i": {"in": [1, 2, 3]}},
             {"attributes.nested.list": {"==": [1, "x"]}},
             {"extras": {"contains": {"tag": "only"}}},
+            {"attributes.nested": {"has_key": "k"}},
         ]
         for filters in usable:
             plan = _plan(storage, storage.query().append("node", filters=filters, project="id"))

@@ -194,13 +194,11 @@ class DbNode(Base):
             "ix_gin_db_dbnode_attributes",
             "attributes",
             postgresql_using="gin",
-            postgresql_ops={"attributes": "jsonb_path_ops"},
         ).ddl_if(dialect="postgresql"),
         Index(
             "ix_gin_db_dbnode_extras",
             "extras",
             postgresql_using="gin",
-            postgresql_ops={"extras": "jsonb_path_ops"},
         ).ddl_if(dialect="postgresql"),
     )
 

@@ -11,10 +11,10 @@ Semantics shared by both dialects (``docs/querying.md`` is the user-facing versi
   matched by some element), ``has_key`` tests that an object has a key;
 - every predicate is true or false, never SQL NULL, so ``not`` is an exact complement.
 
-On PostgreSQL, ``==``, ``in`` and ``contains`` include a ``column @> {...}`` term that the GIN
-``jsonb_path_ops`` index on ``attributes``/``extras`` can serve. On SQLite, ``contains`` and deep equality
-are expanded in Python into per-path ``json_type``/``json_extract`` tests and ``json_each`` searches, because
-the operand is known when the query is built.
+On PostgreSQL, ``==``, ``in`` and ``contains`` include a ``column @> {...}`` term and ``has_key`` a
+``column ? key`` term (the path's first key) that the GIN index on ``attributes``/``extras`` can serve.
+On SQLite, ``contains`` and deep equality are expanded in Python into per-path ``json_type``/``json_extract``
+tests and ``json_each`` searches, because the operand is known when the query is built.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def _jsonb(value: Any) -> ColumnElement[Any]:
 
 
 class PostgresDialect(Dialect):
-    """PostgreSQL: jsonb operators and SQL/JSON paths; ``@>`` terms let the GIN ``jsonb_path_ops`` index help."""
+    """PostgreSQL: jsonb operators and SQL/JSON paths; ``@>`` and ``?`` terms let the GIN index help."""
 
     name = "postgresql"
 
@@ -224,7 +224,12 @@ class PostgresDialect(Dialect):
         return case((func.jsonb_typeof(found) == "string", test), else_=false())
 
     def json_has_key(self, doc: ColumnElement[Any], path: JsonPath, key: str) -> ColumnElement[bool]:
-        return self.json_value(doc, (*path, key)).isnot(None)
+        found = self.json_value(doc, (*path, key)).isnot(None)
+        top = path[0] if path else key
+        if not isinstance(top, str):
+            return found
+        # the document must have the path's first key: ``doc ? top`` is necessary, and GIN-indexable
+        return and_(doc.op("?", return_type=Boolean)(top), found)
 
     def json_contains(self, doc: ColumnElement[Any], path: JsonPath, value: dict | list) -> ColumnElement[bool]:
         prefilter = self._prefilter(doc, path, value)
