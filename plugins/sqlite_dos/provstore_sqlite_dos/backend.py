@@ -156,7 +156,11 @@ class SqliteDosStorage(SqlStorageBackend):
         connection = self._engine.raw_connection()  # driver in autocommit mode: VACUUM must not run in a transaction
         try:
             cursor = connection.cursor()
+            # ANALYZE reads, then writes its statistics: take the write lock first (waiting up to busy_timeout),
+            # else a writer committing in between makes the upgrade fail at once with "database is locked"
+            cursor.execute("BEGIN IMMEDIATE")
             cursor.execute("PRAGMA optimize")
+            cursor.execute("COMMIT")
             if full:
                 cursor.execute("VACUUM")
                 cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
