@@ -3,6 +3,10 @@
 Without a depth limit the CTE holds node ids only and is combined with ``UNION`` (not ``UNION ALL``), so a
 node already reached is never expanded again and cycles (which links of the wrong types can form) end.
 With ``max_depth`` it holds ``(id, depth)`` pairs and stops at that depth, which also bounds it.
+
+On SQLite the seed tests the link type as ``+type``, which keeps the planner off the (unselective) type
+index: without statistics it would rather read every link of the followed types than look the start nodes
+up, and a walk would cost as much as the whole link table (a 1,000-node chain among a million links: 0.4 s).
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import CTE, Integer, literal, select
+from sqlalchemy.sql.expression import UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 
 from provstore.exceptions import ValidationError
 from provstore.sql.query.dialects import Dialect
@@ -67,12 +73,17 @@ def reachable_nodes(
     link = LINK_TABLE
     near, far = (link.c.output_id, link.c.input_id) if upstream else (link.c.input_id, link.c.output_id)
     typed = link.c.type.in_(list(link_types))
+    starts = dialect.in_values(near, list(pks))
+    kind = link.c.type
+    if dialect.name == "sqlite":
+        kind = UnaryExpression(kind, operator=custom_op("+"), type_=kind.type)  # a term no index serves
+    seed_typed = kind.in_(list(link_types))
     if max_depth is None:
-        seed = select(far.label("id")).where(typed, dialect.in_values(near, list(pks)))
+        seed = select(far.label("id")).where(seed_typed, starts)
         walk = seed.cte("walk", recursive=True)
         step = select(far).join(walk, near == walk.c.id).where(typed)
         return walk.union(step)
-    seed = select(far.label("id"), literal(1, Integer).label("depth")).where(typed, dialect.in_values(near, list(pks)))
+    seed = select(far.label("id"), literal(1, Integer).label("depth")).where(seed_typed, starts)
     walk = seed.cte("walk", recursive=True)
     step = select(far, walk.c.depth + 1).join(walk, near == walk.c.id).where(typed, walk.c.depth < max_depth)
     return walk.union(step)
