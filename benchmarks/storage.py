@@ -8,7 +8,7 @@ Usage::
 
 Rows are generators (nodes carry ~200-byte JSON attributes; links chain the nodes), consumed by
 ``bulk_insert`` in batches, so the peak RSS of this process (printed, ``ru_maxrss``) must stay bounded
-whatever ``--nodes`` is. The ceiling, measured in the same run right after each ``bulk_insert`` (same
+whatever ``--nodes`` is. The ceiling, measured in the same run right after the ``bulk_insert`` calls (similar
 machine load), is the plain way of writing the same rows with the raw driver:
 
 - SQLite: serialise and one ``executemany`` into a bare table with the same columns (no index), same pragmas;
