@@ -145,6 +145,14 @@ def test_password_never_shown(password_server, isolated_config_dir, tmp_path, ca
     for name in ("wrong", "nowhere"):
         result = cli("-p", name, "storage", "info")
         assert result.returncode == 1 and result.stderr.startswith("Error:"), result.stderr
+    refused_setup = cli(
+        "profile", "setup", "core.psql_dos", "--profile-name", "other", "--email", "a@example.org",
+        "--database-hostname", "127.0.0.1", "--database-port", str(password_server.port),
+        "--database-username", "other_owner", "--database-password", SECRET, "--database-name", "other_db",
+        "--repository-uri", str(tmp_path / "other"),
+        "--admin-username", password_server.user, "--admin-password", WRONG_SECRET,
+    )  # fmt: skip
+    assert refused_setup.returncode == 1 and "password authentication failed" in refused_setup.stderr
 
     # the Python API, with SQLAlchemy echoing every statement into the captured log
     debug = Profile("debug", Config.load().get_profile("debug").dictionary)
