@@ -31,10 +31,21 @@ def _fsync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
+def _start_writeback(descriptor: int, offset: int, length: int) -> None:
+    """Ask the kernel to start writing a chunk to disk now, so that hashing the next chunk overlaps the I/O.
+
+    Without it the whole object waits in the page cache until the final fsync, and the time to hash it
+    adds to the time to write it. (Linux; a no-op where ``posix_fadvise`` does not exist.)
+    """
+    if hasattr(os, "posix_fadvise"):
+        os.posix_fadvise(descriptor, offset, length, os.POSIX_FADV_DONTNEED)
+
+
 def write_loose_object(container: Container, handle: BinaryIO) -> str:
     """Stream ``handle`` into a new loose object of the (sha256) ``container`` and return its key.
 
-    The content is hashed while it is written, in chunks, so each byte is read, hashed and written once.
+    The content is hashed while it is written, in chunks, so each byte is read, hashed and written once,
+    and each chunk's write-back starts while the next one is hashed.
     The complete, fsynced file is renamed into place atomically; if another process stored the same content
     at the same moment, the rename replaces an identical file, so readers always see a whole object.
     """
@@ -44,10 +55,13 @@ def write_loose_object(container: Container, handle: BinaryIO) -> str:
     digest = hashlib.sha256()
     try:
         with open(temporary, "xb") as out:
+            written = 0
             while chunk := handle.read(CHUNK_SIZE):
                 digest.update(chunk)
                 out.write(chunk)
-            out.flush()
+                out.flush()
+                _start_writeback(out.fileno(), written, len(chunk))
+                written += len(chunk)
             os.fsync(out.fileno())
         key = digest.hexdigest()
         parent = folder / "loose" / key[:prefix_length] if prefix_length else folder / "loose"
