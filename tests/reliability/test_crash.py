@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from pathlib import Path
 
 import pytest
 from provstore.storage import EntityTypes
@@ -65,6 +66,29 @@ def write_then_signal(self, *args, **kwargs):
     return result
 
 Container._write_data_to_packfile = write_then_signal
+storage = profile.storage_cls(profile)
+storage.maintain(full=True)
+"""
+
+REPACK_CHILD = """
+from disk_objectstore import container as module
+
+original_repack_pack, original_should_compress = module.Container.repack_pack, module.should_compress
+repacking, copied = False, 0
+
+def repack_pack(self, *args, **kwargs):
+    global repacking
+    repacking = True
+    return original_repack_pack(self, *args, **kwargs)
+
+def should_compress(*args, **kwargs):  # called once per object copied into the temporary pack
+    global copied
+    copied += repacking
+    if copied == 50:
+        signal_and_hang()
+    return original_should_compress(*args, **kwargs)
+
+module.Container.repack_pack, module.should_compress = repack_pack, should_compress
 storage = profile.storage_cls(profile)
 storage.maintain(full=True)
 """
@@ -161,5 +185,28 @@ def test_kill_during_full_maintenance_packing(durable_profile, tmp_path):
         container = storage.get_repository().container
         assert container.count_objects().loose == 0
         assert container.validate().is_valid()
+    finally:
+        storage.close()
+
+
+def test_kill_during_full_maintenance_repacking(durable_profile, tmp_path):
+    """Killed while repacking into the temporary pack, nothing is lost and the next full maintenance completes."""
+    storage = reopen(durable_profile)
+    contents = _store_kept_nodes(storage, 100)
+    storage.maintain(full=True)  # everything packed: the child's maintenance goes straight to repacking
+    storage.close()
+
+    marker = tmp_path / "marker"
+    kill_at_marker(start_child(durable_profile, REPACK_CHILD, marker), marker)
+
+    storage = reopen(durable_profile)
+    try:
+        assert_consistent(storage)
+        _assert_kept(storage, contents)
+        storage.maintain(full=True)
+        container = storage.get_repository().container
+        assert not (Path(container.get_folder()) / "packs" / "-1").exists()
+        assert container.validate().is_valid()
+        _assert_kept(storage, contents)
     finally:
         storage.close()

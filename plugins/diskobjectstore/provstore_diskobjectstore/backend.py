@@ -14,6 +14,8 @@ import fcntl
 import os
 import re
 import shutil
+import sqlite3
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -31,6 +33,8 @@ __all__ = ["DiskObjectStoreRepositoryBackend"]
 HASH_TYPE = "sha256"
 _SHA256_KEY = re.compile(r"[0-9a-f]{64}")
 _NOT_LIVE = "not safe while the repository is in use (live=True)"
+_REPACK_PACK_ID = -1
+"""The pack id disk-objectstore gives the temporary pack a repack copies into."""
 
 
 class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
@@ -99,20 +103,34 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
             raise self._not_initialised() from None
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX)
-            self._remove_stale_pack_locks()
+            self._clean_after_dead_pack_writer()
             yield
         finally:
             os.close(descriptor)  # closing the descriptor releases the lock
 
-    def _remove_stale_pack_locks(self) -> None:
-        """Delete the ``packs/*.lock`` files of a pack writer that died (SIGKILL, power loss) while writing.
+    def _clean_after_dead_pack_writer(self) -> None:
+        """Delete what a pack writer that died (SIGKILL, power loss) left behind, when it is certainly unused.
 
-        disk-objectstore marks the pack being written with a lock file and refuses to write to it again
-        while that file exists. Every pack writer here holds the folder lock, so with it held any such
-        file belongs to a dead process; left alone it would make every later packing fail.
+        disk-objectstore marks the pack being written with ``packs/<id>.lock`` and refuses to write to it
+        while that file exists; a repack copies into the temporary pack ``packs/-1`` and refuses to start
+        while it exists. Every pack writer here holds the folder lock, so with it held such files belong
+        to a dead process. Lock files go; the temporary pack goes only if the index refers to none of its
+        objects (the repack died while copying); left alone, either would make every later packing fail.
         """
-        for lock_file in (self._filepath / "packs").glob("*.lock"):
+        packs = self._filepath / "packs"
+        for lock_file in packs.glob("*.lock"):
             lock_file.unlink(missing_ok=True)
+        repack_file = packs / str(_REPACK_PACK_ID)
+        if repack_file.exists() and not self._index_refers_to_pack(_REPACK_PACK_ID):
+            repack_file.unlink()
+
+    def _index_refers_to_pack(self, pack_id: int) -> bool:
+        """Return whether any object of the container's index lives in pack ``pack_id``."""
+        index = sqlite3.connect(f"file:{urllib.parse.quote(str(self._filepath / 'packs.idx'))}?mode=ro", uri=True)
+        try:
+            return index.execute("SELECT 1 FROM db_object WHERE pack_id = ? LIMIT 1", (pack_id,)).fetchone() is not None
+        finally:
+            index.close()
 
     # ----------------------------------------------------------------- identity and lifecycle
     @property
