@@ -145,26 +145,25 @@ class PluginManager:
         return self._pm.is_blocked(entry_point_name) or self._pm.is_blocked(_canonical(distribution))
 
     def _load_entry_points(self) -> None:
-        """Import and register each plugin module; record failures instead of raising."""
-        seen_distributions: set[str] = set()
-        for dist in importlib.metadata.distributions():
-            dist_name = dist.metadata["Name"] or "?"
-            if _canonical(dist_name) in seen_distributions:
-                continue  # the same distribution found twice on sys.path: the first one wins, as for imports
-            seen_distributions.add(_canonical(dist_name))
-            for ep in dist.entry_points:
-                if ep.group != ENTRY_POINT_GROUP or self._is_blocked(ep.name, dist_name):
-                    continue
-                name = ep.name if ep.name not in self._plugins else f"{dist_name}:{ep.name}"
-                plugin = _Plugin(name, ep.value, dist_name, dist.version)
-                try:
-                    module = ep.load()
-                except Exception as exc:  # a broken plugin must not break the others
-                    self._plugins[name] = dataclasses.replace(
-                        plugin, error=f"cannot import {ep.value}: {_one_line(exc)}"
-                    )
-                    continue
-                self._add(module, plugin)
+        """Import and register each plugin module; record failures instead of raising.
+
+        ``entry_points(group=...)`` keeps the first of a distribution found twice on ``sys.path`` (as imports
+        do) and reads only entry-point files: the metadata of the few plugin distributions is parsed, not
+        that of every installed one (50 ms of each command's start-up with 130 distributions).
+        """
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            dist = ep.dist
+            dist_name = (dist.metadata["Name"] if dist is not None else None) or "?"
+            if self._is_blocked(ep.name, dist_name):
+                continue
+            name = ep.name if ep.name not in self._plugins else f"{dist_name}:{ep.name}"
+            plugin = _Plugin(name, ep.value, dist_name, dist.version if dist is not None else None)
+            try:
+                module = ep.load()
+            except Exception as exc:  # a broken plugin must not break the others
+                self._plugins[name] = dataclasses.replace(plugin, error=f"cannot import {ep.value}: {_one_line(exc)}")
+                continue
+            self._add(module, plugin)
 
     def _add(self, module: object, plugin: _Plugin) -> None:
         """Register ``module`` with pluggy under ``plugin.name``, rejecting hooks that no spec declares."""
