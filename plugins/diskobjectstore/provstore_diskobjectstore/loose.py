@@ -10,6 +10,7 @@ disk-objectstore's would, in the container's documented layout (partial files in
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import uuid
@@ -38,7 +39,8 @@ def _start_writeback(descriptor: int, offset: int, length: int) -> None:
     adds to the time to write it. (Linux; a no-op where ``posix_fadvise`` does not exist.)
     """
     if hasattr(os, "posix_fadvise"):
-        os.posix_fadvise(descriptor, offset, length, os.POSIX_FADV_DONTNEED)
+        with contextlib.suppress(OSError):  # only a hint: a file system may not support it
+            os.posix_fadvise(descriptor, offset, length, os.POSIX_FADV_DONTNEED)
 
 
 def write_loose_object(container: Container, handle: BinaryIO) -> str:
