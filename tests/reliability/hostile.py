@@ -92,3 +92,24 @@ HOSTILE_PATHS = [
 
 HOSTILE_KEYS = ["../x", "..", ".", "/etc/passwd", "a/b", "a\\b", "a\x00b", "", "x" * 10_000, "\n"]
 """Repository keys that must be refused before any backend touches a path."""
+
+QUERY_OPERATORS = "== != < > <= >= like ilike in !in has_key contains of_type of_length longer shorter and or".split()
+QUERY_OPERATORS += ["!==", "~in", "is", "foo"]  # not operators
+QUERY_FIELDS = "id uuid label attributes attributes.a attributes.a.0 attributes.a.1.b extras.x ctime".split()
+QUERY_FIELDS += ["user_id", "node_type", "repository_metadata", "nope", "", "attributes..a", *SQL_LOOKALIKES[:3]]
+query_fields = st.sampled_from(QUERY_FIELDS)
+query_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats() | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.sampled_from(QUERY_OPERATORS), children, max_size=2)
+    ),
+    max_leaves=6,
+)
+query_filters = st.dictionaries(
+    query_fields, query_values | st.dictionaries(st.sampled_from(QUERY_OPERATORS), query_values, max_size=2), max_size=3
+)
+"""Filters of any shape: known and unknown fields and operators, values of every type, nested at random."""
+query_projections = st.none() | query_fields | st.lists(query_fields, max_size=2) | st.just("*")
+query_entities = st.sampled_from(
+    ["node", "user", "group", "computer", "log", "comment", "authinfo", "nodes", "db_dbnode"]
+)

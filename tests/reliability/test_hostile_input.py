@@ -365,3 +365,23 @@ def test_malformed_bulk_rows(graph):
         rows = [dict(good, uuid=str(uuid.uuid4())), bad]  # a good row first: it must not stay either
         refused((IntegrityError, ValidationError), graph.bulk_insert, EntityTypes.NODE, rows, allow_defaults=True)
     assert storage_dump(graph) == before
+
+
+def test_generated_queries(graph):
+    """Any filter, projection and entity name either runs or is refused with one ProvstoreError line."""
+    before = storage_dump(graph)
+
+    @examples(2 * EXAMPLES[graph.profile.storage_backend])
+    @given(entity=hostile.query_entities, filters=hostile.query_filters, project=hostile.query_projections)
+    def attempt(entity: str, filters: dict[str, Any], project: Any) -> None:
+        record("hostile inputs tried")
+        try:
+            qb = graph.query()
+            qb.append(entity, filters=filters, project=project)
+            qb.all()
+            qb.count()
+        except ProvstoreError as exc:
+            assert str(exc) and "\n" not in str(exc), str(exc)
+
+    attempt()
+    assert storage_dump(graph) == before
