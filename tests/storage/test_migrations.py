@@ -162,7 +162,7 @@ def test_unwritable_folder(tmp_path):
 @pytest.mark.parametrize(
     ("backend", "config", "message"),
     [
-        ("core.sqlite_dos", {}, "filepath: Field required"),
+        ("core.sqlite_dos", {}, "field .filepath.: Field required"),
         ("core.sqlite_dos", {"filepath": "x", "busy_timeout": -1}, "busy_timeout"),
         ("core.sqlite_temp", {"nonsense": 1}, "nonsense"),
     ],

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, ClassVar, TypeVar
 
 import pydantic
 
-from provstore.exceptions import ConfigurationError, ValidationError
+from provstore.exceptions import ValidationError
 
 __all__ = ["CHUNK_SIZE", "AbstractRepositoryBackend", "validate_key"]
 
@@ -44,11 +44,6 @@ def validate_key(key: object) -> str:
     return key
 
 
-def describe_validation_error(exc: pydantic.ValidationError) -> str:
-    """Summarise a pydantic error in one line naming the fields, without echoing the (maybe secret) values."""
-    return "; ".join(f"{'.'.join(map(str, err['loc'])) or 'config'}: {err['msg']}" for err in exc.errors())
-
-
 class AbstractRepositoryBackend(ABC):
     """A flat store of binary objects addressed by string keys that the backend generates."""
 
@@ -61,13 +56,9 @@ class AbstractRepositoryBackend(ABC):
 
         :raises ConfigurationError: naming the invalid fields, in one line.
         """
-        try:
-            settings = cls.Configuration.model_validate(dict(config))
-        except pydantic.ValidationError as exc:
-            raise ConfigurationError(
-                f"invalid configuration for {cls.__name__}: {describe_validation_error(exc)}"
-            ) from None
-        return cls(**settings.model_dump())
+        from provstore.config import validate_backend_config
+
+        return cls(**validate_backend_config(cls, dict(config)).model_dump())
 
     # ----------------------------------------------------------------- identity and lifecycle
     @property

@@ -14,7 +14,6 @@ import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import pydantic
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
 from sqlalchemy import exc as sa_exc
@@ -30,7 +29,6 @@ from provstore.exceptions import (
     TransactionError,
     ValidationError,
 )
-from provstore.repository.abstract import describe_validation_error
 from provstore.sql import models
 from provstore.sql.bulk import RowPreparer, batched, table_for
 from provstore.sql.engine import BEGIN_MODE_OPTION
@@ -117,13 +115,12 @@ class SqlStorageBackend(StorageBackend):
 
         :raises ConfigurationError: naming the invalid fields, never echoing their values.
         """
+        from provstore.config import validate_backend_config
+
         try:
-            return cls.Configuration.model_validate(profile.storage_config)
-        except pydantic.ValidationError as exc:
-            raise ConfigurationError(
-                f"profile {profile.name!r}: invalid {profile.storage_backend} configuration: "
-                f"{describe_validation_error(exc)}"
-            ) from None
+            return validate_backend_config(cls, profile.storage_config)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"profile {profile.name!r}: {exc}") from None
 
     @classmethod
     def _storage_exists(cls, profile: Profile) -> bool:

@@ -22,8 +22,9 @@ from typing import Any, BinaryIO
 
 import pydantic
 from disk_objectstore import CompressMode, Container
+from provstore.config import format_validation_error
 from provstore.exceptions import ConfigurationError, UnreachableStorage, ValidationError
-from provstore.repository.abstract import AbstractRepositoryBackend, describe_validation_error, validate_key
+from provstore.repository.abstract import AbstractRepositoryBackend, validate_key
 from pydantic import BaseModel, ConfigDict, Field
 
 from provstore_diskobjectstore.loose import write_loose_object
@@ -170,7 +171,7 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         try:
             config = self.Configuration.model_validate({**settings, **kwargs})
         except pydantic.ValidationError as exc:
-            raise ValidationError(f"invalid initialisation settings: {describe_validation_error(exc)}") from None
+            raise ValidationError(f"invalid initialisation settings: {format_validation_error(exc)}") from None
         self._pack_size_target = config.pack_size_target
         self._loose_prefix_len = config.loose_prefix_len
         self._compression = config.compression

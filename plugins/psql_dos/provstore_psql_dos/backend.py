@@ -14,8 +14,6 @@ from urllib.parse import unquote, urlsplit
 
 import pydantic
 import sqlalchemy as sa
-from provstore.exceptions import ConfigurationError
-from provstore.repository.abstract import describe_validation_error
 from provstore.sql import models
 from provstore.sql.backend import SqlStorageBackend
 from provstore.storage.entity_types import EntityTypes
@@ -96,12 +94,7 @@ class PsqlDosBackend(SqlStorageBackend):
 
         :raises ConfigurationError: naming the invalid fields, never echoing their values.
         """
-        try:
-            return cls.Configuration.model_validate(profile.storage_config)
-        except pydantic.ValidationError as exc:
-            raise ConfigurationError(
-                f"profile {profile.name!r}: invalid core.psql_dos configuration: {describe_validation_error(exc)}"
-            ) from None
+        return cls._validated_config(profile)
 
     @classmethod
     def setup_storage(cls, profile: Profile, options: SetupOptions | None) -> dict[str, bool]:
