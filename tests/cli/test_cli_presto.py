@@ -85,3 +85,26 @@ def test_presto_refuses_a_name_that_is_not_a_folder_name(run, isolated_config_di
     assert result.stderr.startswith("Error: invalid profile name '../outside'")
     assert not (isolated_config_dir / "outside").exists()
     assert not (isolated_config_dir / "storage").exists()
+
+
+def test_profile_delete_removes_the_data_of_a_presto_profile(run, isolated_config_dir):
+    assert run("presto").exit_code == 0
+    folder = isolated_config_dir / "storage" / "presto"
+    with provstore.open_storage() as storage:
+        node = storage.nodes.create(node_type="data.core.dict.", label="x")
+        node.put_object_from_bytes(b"content", "file.txt")
+        node.store()
+    assert (folder / "database.sqlite").is_file() and (folder / "container").is_dir()
+    result = run("profile", "delete", "presto", "--force")
+    assert (result.exit_code, result.output) == (0, "Deleted profile 'presto'.\n")
+    assert not folder.exists()
+    assert Config.load().profile_names == []
+
+
+def test_profile_delete_refuses_while_the_storage_is_open(run, isolated_config_dir):
+    assert run("presto").exit_code == 0
+    with provstore.open_storage():
+        result = run("profile", "delete", "presto", "--force")
+    assert result.exit_code == 1 and result.stderr.startswith("Error: ")
+    assert Config.load().profile_names == ["presto"]
+    assert (isolated_config_dir / "storage" / "presto" / "database.sqlite").is_file()

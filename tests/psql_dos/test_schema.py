@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from provstore.exceptions import LockedProfileError
 from provstore.sql.migrator import SqlMigrator
 
 pytestmark = pytest.mark.postgres
@@ -38,3 +41,20 @@ def test_postgresql_only_indexes_and_column_types(psql_storage):
         .scalar()
     )
     assert deferrable is True
+
+
+def test_delete_storage_drops_the_tables_and_erases_the_repository(psql_profile):
+    cls = psql_profile.storage_cls
+    assert cls.initialise(psql_profile) is True
+    with cls(psql_profile) as storage:
+        repository_folder = storage.get_repository().get_info()["folder"]
+    cls.delete_storage(psql_profile)
+    assert cls.version_profile(psql_profile) is None
+    assert not Path(repository_folder).exists()
+    assert cls.initialise(psql_profile) is True  # the database itself stays usable
+
+
+def test_delete_storage_refuses_while_the_profile_is_in_use(psql_storage):
+    with pytest.raises(LockedProfileError):
+        psql_storage.profile.storage_cls.delete_storage(psql_storage.profile)
+    assert psql_storage.get_info()["entities"]["users"] >= 0

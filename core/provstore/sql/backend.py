@@ -209,6 +209,23 @@ class SqlStorageBackend(StorageBackend):
             lock.release()
 
     @classmethod
+    def delete_storage(cls, profile: Profile) -> None:
+        """Delete all of the profile's data, database and repository (``provstore profile delete``).
+
+        :raises LockedProfileError: another process uses the profile.
+        """
+        lock = cls._profile_lock(profile)
+        try:
+            with lock.exclusive():
+                if cls._storage_exists(profile):
+                    cls._destroy_database(profile)
+                repository = cls._build_repository(profile)
+                if repository.is_initialised:
+                    repository.erase()
+        finally:
+            lock.release()
+
+    @classmethod
     def _destroy_database(cls, profile: Profile) -> None:
         """Drop every table of the profile's database (used by ``initialise(reset=True)``)."""
         with cls._migrator(profile) as migrator:

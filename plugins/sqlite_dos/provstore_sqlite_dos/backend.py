@@ -7,6 +7,7 @@ so several processes can write without "database is locked" errors under normal 
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import urllib.parse
 from pathlib import Path
@@ -115,6 +116,15 @@ class SqliteDosStorage(SqlStorageBackend):
         path = cls._database_path(profile)
         for suffix in ("", "-wal", "-shm"):
             path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+    @classmethod
+    def delete_storage(cls, profile: Profile) -> None:
+        """Delete the database and the container, then the storage folder itself if nothing else is in it."""
+        super().delete_storage(profile)
+        folder = cls._folder(profile)
+        (folder / LOCK_FILENAME).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
     # ------------------------------------------------------------------------ lifecycle
     def __init__(self, profile: Profile) -> None:
