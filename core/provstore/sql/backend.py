@@ -441,10 +441,15 @@ class SqlStorageBackend(StorageBackend):
         """Commit the outermost transaction; a constraint checked only now (deferred foreign key) is one line."""
         try:
             transaction.commit()
-        except sa_exc.IntegrityError as exc:
-            transaction.rollback()
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else "constraint violated"
-            raise IntegrityError(f"transaction rolled back at commit: {reason}") from exc
+        except BaseException as exc:
+            # whatever failed at commit (constraint, lost connection, lock timeout), the session must be
+            # usable again: roll back so the next call does not meet a half-finished transaction
+            with contextlib.suppress(Exception):
+                transaction.rollback()
+            if isinstance(exc, sa_exc.IntegrityError):
+                reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else "constraint violated"
+                raise IntegrityError(f"transaction rolled back at commit: {reason}") from exc
+            raise
 
     @contextlib.contextmanager
     def _locked_database_is_profile_error(self) -> Iterator[None]:
