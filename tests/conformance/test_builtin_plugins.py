@@ -51,5 +51,22 @@ class TestSandbox(RepositoryBackendTests):
     content_addressed = False
 
 
+class TestSandboxSha256(RepositoryBackendTests):
+    backend = "core.sandbox"
+    has_uuid = False
+
+    @pytest.fixture
+    def repository_config(self, tmp_path: Path) -> dict[str, Any]:
+        return {"filepath": str(tmp_path / "sandboxes"), "key_format": "sha256"}
+
+
 class TestDiskObjectStore(RepositoryBackendTests):
     backend = "core.diskobjectstore"
+
+
+class TestDiskObjectStoreCompressed(RepositoryBackendTests):
+    backend = "core.diskobjectstore"
+
+    @pytest.fixture
+    def repository_config(self, tmp_path: Path) -> dict[str, Any]:
+        return {"filepath": str(tmp_path / "container"), "compression": True, "loose_prefix_len": 0}
