@@ -368,7 +368,7 @@ class QueryBuilder:
                     _Projection(tag, name, [expression], lambda v, d=decode: d(v[0]), (tag, ref.column.name, ref.path))
                 )
             else:
-                result.append(_Projection(tag, name, [column], lambda v: v[0], (tag, ref.column.name, None)))
+                result.append(_Projection(tag, name, [column], _first, (tag, ref.column.name, None)))
         return result
 
     def _traverse(
@@ -468,6 +468,8 @@ class QueryBuilder:
 
     @staticmethod
     def _row(row: Any, projections: list[_Projection], flat: bool) -> Any:
+        if all(projection.decode is _first for projection in projections):  # plain columns: the row as it is
+            return row[0] if flat else tuple(row)
         values = []
         position = 0
         for projection in projections:
@@ -479,6 +481,11 @@ class QueryBuilder:
     def __repr__(self) -> str:
         tags = ", ".join(f"{entity.tag}:{entity.name}" for entity in self._entities)
         return f"QueryBuilder({tags})"
+
+
+def _first(values: list[Any]) -> Any:
+    """Decode a projection that reads one column unchanged (recognised by :meth:`QueryBuilder._row`)."""
+    return values[0]
 
 
 def _non_negative(value: object, what: str) -> int | None:
