@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+FAKE_PLUGIN_DIR = Path(__file__).parent / "core" / "fake_plugin"
+
+
+@pytest.fixture
+def fake_plugin(monkeypatch):
+    """Register the test plugin (backends ``testfake.store``, ``testfake.hidden``) with a fresh plugin manager."""
+    from provstore.plugins import get_plugin_manager, reset_plugin_manager
+
+    monkeypatch.syspath_prepend(str(FAKE_PLUGIN_DIR))
+    reset_plugin_manager()
+    import testfake_plugin.plugin
+
+    get_plugin_manager().register(testfake_plugin.plugin, "testfake")
+    yield get_plugin_manager()
+    reset_plugin_manager()
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Fixtures of the CLI tests: a click runner, the test plugin, and the real console script in a subprocess."""
+"""Fixtures of the CLI tests: a click runner and the real console script in a subprocess."""
 
 from __future__ import annotations
 
@@ -11,21 +11,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from provstore.cli import cli
-from provstore.plugins import get_plugin_manager, reset_plugin_manager
-
-FAKE_PLUGIN_DIR = Path(__file__).parents[1] / "core" / "fake_plugin"
-
-
-@pytest.fixture
-def fake_plugin(monkeypatch):
-    """Register the test plugin (backends ``testfake.store`` and ``testfake.hidden``) with a fresh manager."""
-    monkeypatch.syspath_prepend(str(FAKE_PLUGIN_DIR))
-    reset_plugin_manager()
-    import testfake_plugin.plugin
-
-    get_plugin_manager().register(testfake_plugin.plugin, "testfake")
-    yield get_plugin_manager()
-    reset_plugin_manager()
 
 
 @pytest.fixture
