@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import io
-import json
-import subprocess
-import sys
 
 import pytest
 from provstore.exceptions import LockedProfileError
 from provstore.storage import EntityTypes
 from provstore.testing.profiles import make_profile
 
+from storage.child import run_with_profile
 from storage.rows import node_row
 
 
@@ -80,17 +78,6 @@ else:
 """
 
 
-def _run(script: str, profile) -> str:
-    result = subprocess.run(
-        [sys.executable, "-c", script, json.dumps(profile.dictionary)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return result.stdout.strip()
-
-
 @pytest.fixture
 def dos_profile(tmp_path):
     profile = make_profile("core.sqlite_dos", tmp_path)
@@ -101,21 +88,21 @@ def dos_profile(tmp_path):
 def test_full_maintenance_refused_while_another_process_uses_the_profile(dos_profile):
     storage = dos_profile.storage_cls(dos_profile)
     try:
-        output = _run(_FULL_MAINTAIN, dos_profile)
+        output = run_with_profile(_FULL_MAINTAIN, dos_profile)
         assert output.startswith("locked:")
         assert "in use by another process" in output
         storage.maintain()  # our own shared lock survived the other process's failed attempt
     finally:
         storage.close()
-    assert _run(_FULL_MAINTAIN, dos_profile) == "maintained"
+    assert run_with_profile(_FULL_MAINTAIN, dos_profile) == "maintained"
 
 
 def test_opening_refused_during_full_maintenance(dos_profile):
     storage = dos_profile.storage_cls(dos_profile)
     try:
         with storage._lock.exclusive():
-            assert _run(_OPEN, dos_profile).startswith("locked:")
-        assert _run(_OPEN, dos_profile) == "opened"
+            assert run_with_profile(_OPEN, dos_profile).startswith("locked:")
+        assert run_with_profile(_OPEN, dos_profile) == "opened"
     finally:
         storage.close()
 

@@ -11,6 +11,7 @@ import pytest
 from provstore.storage import EntityTypes
 from provstore.testing.profiles import make_profile
 
+from storage.child import run_with_profile
 from storage.rows import node_row, user_row
 
 _WRITER = """
@@ -108,17 +109,6 @@ def _child_maintains_then_closes(storage) -> None:
     storage.close()
 
 
-def _try_exclusive(profile) -> str:
-    result = subprocess.run(
-        [sys.executable, "-c", _EXCLUSIVE, json.dumps(profile.dictionary)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return result.stdout.strip()
-
-
 def test_forked_child_has_its_own_profile_lock(dos_storage):
     """The child must not inherit the parent's lock: its full maintenance is refused, its close frees nothing."""
     context = multiprocessing.get_context("fork")
@@ -126,9 +116,9 @@ def test_forked_child_has_its_own_profile_lock(dos_storage):
     child.start()
     child.join(timeout=60)
     assert child.exitcode == 3
-    assert _try_exclusive(dos_storage.profile) == "locked"  # the parent still holds its shared lock
+    assert run_with_profile(_EXCLUSIVE, dos_storage.profile) == "locked"  # the parent still holds its shared lock
     dos_storage.close()
-    assert _try_exclusive(dos_storage.profile) == "exclusive"
+    assert run_with_profile(_EXCLUSIVE, dos_storage.profile) == "exclusive"
 
 
 _SET = """
