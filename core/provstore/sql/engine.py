@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,16 +13,35 @@ __all__ = ["BEGIN_MODE_OPTION", "JSON_ENGINE_KWARGS", "configure_sqlite_engine",
 
 _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
+_REWRITTEN_NUMBERS = re.compile(r'"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?e\+\d+|-0\.0(?![0-9e])')
+"""Strings of the encoder's output (matched whole, so their content is skipped), and the two number forms
+that :func:`json_dumps` rewrites: floats written with a positive exponent, and negative zero."""
+
+
+def _exact_number(match: re.Match[str]) -> str:
+    text = match.group()
+    if text[0] == '"':
+        return text
+    if text == "-0.0":
+        return "0.0"
+    return f"{int(float(text))}.0"  # |value| >= 1e16, hence integral: its exact digits, marked as a float
+
 
 def json_dumps(value: Any) -> str:
-    """Serialise JSON columns: unicode kept as is (not ``\\u`` escapes), NaN/Infinity refused (not valid JSON).
+    """Serialise JSON columns so that every database reads back the values and types that were written.
 
-    The encoder is built once (``json.dumps`` with options builds one per value) and the empty dict, the
-    most common value of ``extras`` and ``repository_metadata``, is answered without encoding.
+    Unicode stays as is and NaN/Infinity are refused (not valid JSON). PostgreSQL's ``jsonb`` keeps numbers
+    as ``numeric``, which drops an exponent (``5.3e+16`` would read back as an ``int``) and the sign of zero,
+    so a float with a positive exponent (always integral) is written as its exact integer plus ``.0`` and
+    ``-0.0`` as ``0.0``, on every backend alike. The encoder is built once, the output is scanned again
+    only when it may hold such a float, and the common empty dict is answered without encoding.
     """
     if type(value) is dict and not value:
         return "{}"
-    return _encode(value)
+    text = _encode(value)
+    if "e+" in text or "-0.0" in text:
+        return _REWRITTEN_NUMBERS.sub(_exact_number, text)
+    return text
 
 
 JSON_ENGINE_KWARGS: dict[str, Any] = {"json_serializer": json_dumps, "json_deserializer": json.loads}
