@@ -4,8 +4,10 @@ Rules (one place, used for node attributes and extras, group extras and every JS
 
 - ``dict`` keys are non-empty strings without ``.`` (the path separator of queries) or NUL.
 - Values are ``None``, ``bool``, ``str`` (no NUL, no lone surrogates: PostgreSQL JSONB refuses them),
-  integers in the signed 64-bit range, finite floats, lists and dicts. Tuples become lists,
-  other ``numbers.Integral``/``numbers.Real`` (e.g. numpy scalars) become ``int``/``float``,
+  integers in the signed 64-bit range, finite floats, lists and dicts. A float reads back as the same
+  float on every database, except that ``-0.0`` becomes ``0.0`` (PostgreSQL's ``numeric`` has no negative
+  zero, so no backend keeps it). Tuples become lists, other ``numbers.Integral``/``numbers.Real``
+  (e.g. numpy scalars) become ``int``/``float``,
   ``datetime.datetime``/``datetime.date`` become their ISO 8601 string (read back as that string).
   Arrays are refused: convert them first (e.g. numpy's ``array.tolist()``).
 - Containers nest at most :data:`MAX_DEPTH` levels deep.
@@ -81,7 +83,7 @@ def _clean(value: Any, path: str, depth: int) -> Any:
     if kind is float:
         if not math.isfinite(value):
             raise ValidationError(f"{path}: {value} is not allowed in JSON (only finite numbers)")
-        return value
+        return 0.0 if value == 0.0 else value  # -0.0 becomes 0.0, as every backend stores it
     if isinstance(value, Mapping):
         _check_depth(path, depth)
         result = {}

@@ -45,6 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
 
 from provstore.exceptions import ValidationError
+from provstore.sql.engine import json_dumps
 from provstore.sql.query.fields import JsonPath
 
 __all__ = ["Dialect", "PostgresDialect", "SqliteDialect", "dialect_for", "like_pattern"]
@@ -157,7 +158,8 @@ def _wrap(path: JsonPath, value: Any) -> Any:
 
 
 def _jsonb(value: Any) -> ColumnElement[Any]:
-    return cast(literal(json.dumps(value), String), JSONB)
+    """Return ``value`` as a jsonb literal, written as stored values are (so ``numeric`` compares them exactly)."""
+    return cast(literal(json_dumps(value), String), JSONB)
 
 
 class PostgresDialect(Dialect):
@@ -291,7 +293,7 @@ class SqliteDialect(Dialect):
     def in_values(self, column: ColumnElement[Any], values: list[Any]) -> ColumnElement[bool]:
         if not all(isinstance(value, (int, str)) for value in values):
             return column.in_(values)
-        members = func.json_each(literal(json.dumps(values), String)).table_valued("value")
+        members = func.json_each(literal(json_dumps(values), String)).table_valued("value")
         return column.in_(select(members.c.value))
 
     def json_value(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[Any]:
