@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -157,6 +158,15 @@ def _wrap(path: JsonPath, value: Any) -> Any:
     return value
 
 
+def _numeric(value: int | float) -> ColumnElement[Any]:
+    """Return a number as the ``numeric`` that stored JSON numbers become, so that comparisons with them are exact.
+
+    A float bound as such would reach PostgreSQL as ``numeric`` of its repr (``1e+23``), a different number
+    than the exact integer :func:`json_dumps` stores for it (``99999999999999991611392.0``).
+    """
+    return literal(Decimal(json_dumps(value)), Numeric)
+
+
 def _jsonb(value: Any) -> ColumnElement[Any]:
     """Return ``value`` as a jsonb literal, written as stored values are (so ``numeric`` compares them exactly)."""
     return cast(literal(json_dumps(value), String), JSONB)
@@ -214,7 +224,7 @@ class PostgresDialect(Dialect):
         found = self.json_value(doc, path)
         kind = func.jsonb_typeof(found)
         if is_number(value):
-            test = _COMPARATORS[op](cast(found, Numeric), literal(value))
+            test = _COMPARATORS[op](cast(found, Numeric), _numeric(value))
             return case((kind == "number", test), else_=false())
         return case((kind == "string", _COMPARATORS[op](self._text(found).collate("C"), value)), else_=false())
 
