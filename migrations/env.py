@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 from provstore.sql.migrator import include_object_for
-from provstore.sql.models import Base
+from provstore.sql.models import metadata_for
 
 connection = context.config.attributes.get("connection")
 if connection is None or context.is_offline_mode():
@@ -16,7 +16,7 @@ if connection is None or context.is_offline_mode():
 
 context.configure(
     connection=connection,
-    target_metadata=Base.metadata,
+    target_metadata=metadata_for(connection.dialect.name),
     compare_type=True,
     include_object=include_object_for(connection.dialect.name),
     # SQLite cannot ALTER most things: later revisions use batch operations (copy and move)

@@ -194,7 +194,7 @@ class SqlMigrator:
 
         options = {"compare_type": True, "include_object": include_object_for(self.connection.dialect.name)}
         context = MigrationContext.configure(self.connection, opts=options)
-        return compare_metadata(context, models.Base.metadata)
+        return compare_metadata(context, models.metadata_for(self.connection.dialect.name))
 
     # ------------------------------------------------------------------------- writing
     def initialise(self, repository_uuid: str | None) -> None:

@@ -1,8 +1,10 @@
 """SQLAlchemy models of the provenance graph; table and column names follow ``SCHEMA.md``.
 
-JSON columns are JSONB on PostgreSQL and JSON on SQLite; foreign keys are deferrable on
-PostgreSQL. PostgreSQL-only indexes (LIKE-prefix ``varchar_pattern_ops``, GIN on JSONB) are
-declared with ``ddl_if`` so the same metadata serves both dialects.
+JSON columns are JSONB on PostgreSQL and JSON on SQLite; foreign keys are deferrable on PostgreSQL.
+PostgreSQL-only indexes (LIKE-prefix ``varchar_pattern_ops``, GIN on JSONB) are declared with ``ddl_if`` so
+the same metadata serves both dialects. Nothing here imports the PostgreSQL dialect package (45 ms): JSONB
+resolves when a PostgreSQL engine uses it, and the indexes' ``postgresql_*`` options are attached by
+:func:`metadata_for` for alembic's comparisons on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
 
 __all__ = [
     "Base",
@@ -41,9 +44,27 @@ __all__ = [
     "DbUser",
     "JsonType",
     "UtcDateTime",
+    "metadata_for",
 ]
 
-JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+class _PostgresJsonb(TypeDecorator[Any]):
+    """JSONB, resolved only when a PostgreSQL dialect asks for it: ``sqlalchemy.dialects.postgresql`` costs 45 ms.
+
+    Only the ``"postgresql"`` variant of :data:`JsonType` uses it, so JSON columns stay ``JSON`` instances
+    (with ``JSON``'s comparator and ``None`` handling) everywhere, and SQLite never imports the PostgreSQL dialect.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        return dialect.type_descriptor(JSONB())
+
+
+JsonType = JSON().with_variant(_PostgresJsonb(), "postgresql")
 """JSON column type: JSONB on PostgreSQL, JSON (text) on SQLite."""
 
 NAMING_CONVENTION = {
@@ -94,11 +115,23 @@ def _fk(target: str, ondelete: str | None = None) -> ForeignKey:
     return ForeignKey(target, ondelete=ondelete, deferrable=True, initially="DEFERRED")
 
 
+_POSTGRESQL_OPTIONS = "provstore_postgresql_options"
+"""Key of an index's ``info`` holding its ``postgresql_*`` options until :func:`metadata_for` attaches them."""
+
+
+def _postgresql_index(name: str, column: str, **options: Any) -> Index:
+    """Return an index created only on PostgreSQL, its ``postgresql_*`` options kept aside for :func:`metadata_for`.
+
+    Giving them to ``Index()`` would import the PostgreSQL dialect (45 ms) to validate them, even on SQLite.
+    """
+    return Index(name, column, info={_POSTGRESQL_OPTIONS: options}).ddl_if(dialect="postgresql")
+
+
 def _pattern_index(table: str, column: str) -> Index:
     """Return a PostgreSQL-only index that serves ``LIKE 'prefix%'`` on a varchar column."""
-    return Index(
+    return _postgresql_index(
         f"ix_pat_{table}_{column}", column, postgresql_using="btree", postgresql_ops={column: "varchar_pattern_ops"}
-    ).ddl_if(dialect="postgresql")
+    )
 
 
 class Base(DeclarativeBase):
@@ -190,16 +223,8 @@ class DbNode(Base):
         _pattern_index("db_dbnode", "label"),
         _pattern_index("db_dbnode", "node_type"),
         _pattern_index("db_dbnode", "process_type"),
-        Index(
-            "ix_gin_db_dbnode_attributes",
-            "attributes",
-            postgresql_using="gin",
-        ).ddl_if(dialect="postgresql"),
-        Index(
-            "ix_gin_db_dbnode_extras",
-            "extras",
-            postgresql_using="gin",
-        ).ddl_if(dialect="postgresql"),
+        _postgresql_index("ix_gin_db_dbnode_attributes", "attributes", postgresql_using="gin"),
+        _postgresql_index("ix_gin_db_dbnode_extras", "extras", postgresql_using="gin"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -277,3 +302,16 @@ class DbSetting(Base):
     val: Mapped[Any] = mapped_column(JsonType)
     description: Mapped[str] = mapped_column(Text, default="")
     time: Mapped[datetime.datetime] = mapped_column(UtcDateTime(), default=_now)
+
+
+def metadata_for(dialect_name: str) -> MetaData:
+    """Return the metadata of every table, with the index options of ``dialect_name`` attached (schema comparisons).
+
+    Only alembic (comparing or autogenerating against a database) reads the ``postgresql_*`` options of the
+    PostgreSQL-only indexes; they are attached here, on first use with PostgreSQL, and never needed on SQLite.
+    """
+    if dialect_name == "postgresql":
+        for table in Base.metadata.tables.values():
+            for index in table.indexes:
+                index.dialect_kwargs.update(index.info.get(_POSTGRESQL_OPTIONS, {}))
+    return Base.metadata
