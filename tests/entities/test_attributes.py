@@ -137,14 +137,7 @@ def test_generated_values_round_trip(storage, attributes, extras):
 
 
 def assert_same_json(actual, expected):
-    """Assert equal values of equal types, except the one documented difference of PostgreSQL.
-
-    JSONB stores numbers as ``numeric``: a float of large magnitude (written ``5.3e+16``) comes
-    back without a fractional part, hence as an int of the same value.
-    """
-    if isinstance(expected, float) and type(actual) is int:
-        assert float(actual) == expected
-        return
+    """Assert equal values of equal types on every backend (floats included, see test_float_values)."""
     assert type(actual) is type(expected), (actual, expected)
     if isinstance(expected, dict):
         assert actual.keys() == expected.keys()
