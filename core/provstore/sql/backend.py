@@ -546,19 +546,22 @@ class SqlStorageBackend(StorageBackend):
     def delete_nodes_and_connections(self, pks_to_delete: Sequence[int]) -> None:
         """Delete the nodes and their links, group memberships, comments and logs, in chunks.
 
+        Nodes, comments and logs loaded in this thread's session are deleted through it first, as by
+        ``collection.delete``, so entities still holding them report ``is_stored`` False (again True after
+        a rollback); the rest goes in bulk DELETEs.
+
         :raises TransactionError: if called outside :meth:`transaction`.
         """
         if not self.in_transaction:
             raise TransactionError("delete_nodes_and_connections must be called inside `with storage.transaction():`")
+        from provstore.sql.entities.nodes import delete_loaded_rows
+
+        pks = list(pks_to_delete)
         session = self.get_session()
+        delete_loaded_rows(session, frozenset(pks))
         connection = session.connection()
-        deleted: set[int] = set()
-        for chunk in batched(pks_to_delete, self.delete_chunk_size):
+        for chunk in batched(pks, self.delete_chunk_size):
             self._delete_node_chunk(connection, chunk)
-            deleted.update(chunk)
-        for instance in list(session.identity_map.values()):
-            if isinstance(instance, models.DbNode) and instance.id in deleted:
-                session.expunge(instance)
 
     def _delete_node_chunk(self, connection: Connection, pks: list[int]) -> None:
         """Delete one chunk of nodes and every row that references them."""

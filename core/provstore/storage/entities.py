@@ -225,6 +225,24 @@ class Entity(ABC):
         :raises IntegrityError: a uniqueness or reference constraint is violated; nothing is written.
         """
 
+    def _deleted_pk(self) -> int | None:
+        """Return the primary key the entity had if it was deleted from the storage, else None.
+
+        Backends that can tell a deleted entity from an unstored one override this (the default cannot).
+        """
+        return None
+
+    def _check_not_deleted(self) -> None:
+        """Raise NotExistent if the entity was deleted: it keeps its last values for reading, but writes are refused.
+
+        A deleted entity is not stored (``pk`` is None); storing or changing it would only look like it worked.
+        """
+        pk = self._deleted_pk()
+        if pk is not None:
+            raise NotExistent(
+                f"{self.ENTITY_NAME} {pk} was deleted from the storage; create a new {self.ENTITY_NAME} instead"
+            )
+
     @abstractmethod
     def _get_field(self, name: str) -> Any:
         """Return the value of a field without copying it (callers must not mutate it)."""
@@ -248,7 +266,10 @@ class Entity(ABC):
         return hash((type(self), self.pk)) if self.is_stored else id(self)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {f'pk={self.pk}' if self.is_stored else 'unstored'}>"
+        if self.is_stored:
+            return f"<{type(self).__name__} pk={self.pk}>"
+        deleted = self._deleted_pk()
+        return f"<{type(self).__name__} {'unstored' if deleted is None else f'pk={deleted} deleted'}>"
 
     # -- per-key access to JSON dict fields (attributes and extras), shared by nodes and groups
     def _json_get(self, field: str, key: str, default: Any) -> Any:
@@ -462,14 +483,16 @@ class Node(_HasExtras):
     def seal(self) -> None:
         """Make the attributes and files of a stored process node immutable (no-op when sealed).
 
-        :raises ValidationError: the node is not a stored process node.
+        :raises ValidationError: the node is not a stored process node. :raises NotExistent: it was deleted.
         """
+        self._check_not_deleted()
         if not self.is_stored or self.kind not in (NodeKind.CALCULATION, NodeKind.WORKFLOW):
             raise ValidationError(f"only stored process nodes can be sealed, not {self!r} of type {self.node_type!r}")
         if not self.is_sealed:
             self._set_field("attributes", {**self._get_field("attributes"), "sealed": True})
 
     def _check_content_mutable(self) -> None:
+        self._check_not_deleted()  # before a file reaches the repository for a node that is gone
         if not self.is_stored:
             return
         if self.kind is NodeKind.DATA:

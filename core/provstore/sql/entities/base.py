@@ -109,8 +109,17 @@ class SqlEntity(Entity):
         state = sa.inspect(self._model)
         return state.has_identity and not state.was_deleted
 
+    def _deleted_pk(self) -> int | None:
+        """Return the former primary key if the session knows the row as deleted (``collection.delete``, ...)."""
+        state = sa.inspect(self._model)
+        return state.identity[0] if state.was_deleted and state.identity else None
+
     def store(self: E) -> E:
-        """Insert the row (no-op when stored) and return the entity."""
+        """Insert the row (no-op when stored) and return the entity.
+
+        :raises NotExistent: the entity was deleted (a deleted row is not brought back).
+        """
+        self._check_not_deleted()
         if not self.is_stored:
             with write_transaction(self._backend, f"store {self.ENTITY_NAME}") as session:
                 session.add(self._model)
@@ -127,6 +136,7 @@ class SqlEntity(Entity):
         return value
 
     def _set_field(self, name: str, value: Any) -> None:
+        self._check_not_deleted()
         value = self._validate(name, value)
         attribute = self.FIELDS[name]
         if not self.is_stored:

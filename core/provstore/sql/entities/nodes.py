@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -11,7 +12,7 @@ from provstore.sql.entities import links
 from provstore.sql.entities.base import SqlCollection, SqlEntity
 from provstore.sql.entities.computers import SqlComputer
 from provstore.sql.entities.users import SqlUser
-from provstore.sql.models import DbLink, DbNode
+from provstore.sql.models import DbComment, DbLink, DbLog, DbNode
 from provstore.storage.entities import LinkTriple, LinkType, Node
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
     from provstore.repository import AbstractRepositoryBackend
 
-__all__ = ["SqlNode", "SqlNodeCollection"]
+__all__ = ["SqlNode", "SqlNodeCollection", "delete_loaded_rows"]
 
 
 class SqlNode(SqlEntity, Node):
@@ -88,3 +89,31 @@ class SqlNodeCollection(SqlCollection[SqlNode]):
             raise IntegrityError(
                 f"cannot delete node {pk}: it has {count} link(s); use backend.delete_nodes_and_connections()"
             )
+
+
+LOOKUP_CHUNK_SIZE = 500
+"""Ids per ``IN`` list when looking up which loaded comments and logs belong to deleted nodes."""
+
+
+def delete_loaded_rows(session: Session, node_pks: Collection[int]) -> None:
+    """Delete through ``session`` its loaded nodes among ``node_pks`` and its loaded comments and logs of them.
+
+    Called by ``delete_nodes_and_connections`` before its bulk DELETEs, so that the session knows these
+    objects as deleted, exactly as after ``collection.delete(pk)``: their entities report ``is_stored``
+    False (True again if the transaction rolls back) and refuse writes, instead of passing for stored rows.
+    Comments and logs are matched by a lookup of their ``dbnode_id`` (loaded objects may be expired).
+    """
+    loaded: dict[type[Any], dict[int, Any]] = {DbNode: {}, DbComment: {}, DbLog: {}}
+    for instance in list(session.identity_map.values()):
+        by_id = loaded.get(type(instance))
+        if by_id is not None:
+            by_id[sa.inspect(instance).identity[0]] = instance
+    doomed = [instance for pk, instance in loaded[DbNode].items() if pk in node_pks]
+    for model in (DbComment, DbLog):
+        ids = list(loaded[model])
+        for start in range(0, len(ids), LOOKUP_CHUNK_SIZE):
+            statement = sa.select(model.id, model.dbnode_id).where(model.id.in_(ids[start : start + LOOKUP_CHUNK_SIZE]))
+            doomed.extend(loaded[model][pk] for pk, node_pk in session.execute(statement) if node_pk in node_pks)
+    for instance in doomed:
+        session.delete(instance)
+    session.flush()
