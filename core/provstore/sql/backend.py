@@ -31,6 +31,7 @@ from provstore.exceptions import (
 )
 from provstore.sql import models
 from provstore.sql.bulk import RowPreparer, batched, table_for
+from provstore.sql.bulk_load import BulkLoad
 from provstore.sql.engine import BEGIN_MODE_OPTION
 from provstore.sql.locking import NullProfileLock, ProfileLock
 from provstore.sql.migrator import SqlMigrator
@@ -94,11 +95,18 @@ class SqlStorageBackend(StorageBackend):
     - ``_database_info()``: the ``database`` entry of :meth:`get_info` (never secrets).
     - ``_after_fork()``: called in a forked child (default: drop the parent's pooled connections and
       sessions); call ``super()`` and re-take the lock with ``self._lock.reacquire_after_fork()`` if it has one.
-    - ``bulk_chunk_size`` / ``delete_chunk_size``: rows per bulk statement / pks per DELETE.
+    - ``bulk_chunk_size`` / ``delete_chunk_size``: rows per bulk statement / pks per DELETE;
+      ``bulk_load_threshold`` / ``bulk_load_lock_timeout``: when :meth:`bulk_insert` switches to bulk-load mode.
     """
 
     bulk_chunk_size: ClassVar[int] = 2000
     """Rows sent per INSERT/UPDATE statement by the bulk operations (memory stays bounded by this)."""
+
+    bulk_load_threshold: ClassVar[int] = 50_000
+    """Rows one :meth:`bulk_insert` call inserts before it considers bulk-load mode (see there)."""
+
+    bulk_load_lock_timeout: ClassVar[float] = 5.0
+    """Seconds bulk-load mode waits for its table locks (PostgreSQL) before going on row by row instead."""
 
     delete_chunk_size: ClassVar[int] = 500
     """Primary keys per DELETE statement of :meth:`delete_nodes_and_connections` (never one giant IN)."""
@@ -478,6 +486,17 @@ class SqlStorageBackend(StorageBackend):
 
         Keys are the table's column names (``metadata``, not ``metadata_``) without ``id``.
 
+        Bulk-load mode: once a call has inserted :attr:`bulk_load_threshold` rows and the table held at
+        most as many rows before the call (the load at least doubles it), the rest of the call runs with
+        the table's secondary indexes dropped (on PostgreSQL also its unique and foreign-key constraints,
+        never the primary key), which are rebuilt from the database's own definitions at the end, in the
+        same transaction (see :mod:`provstore.sql.bulk_load`). On PostgreSQL that holds an ACCESS EXCLUSIVE
+        lock on the table, and on the tables its foreign keys reference, until the transaction commits:
+        other sessions reading them wait, then see every row; if those locks cannot be had within
+        :attr:`bulk_load_lock_timeout` seconds the call goes on row by row. On SQLite the write lock is
+        held anyway and readers keep reading their snapshot. The result and the errors are the same in
+        both modes; a duplicate key or dangling reference may only be found at the rebuild.
+
         :raises IntegrityError: a row has unknown or missing keys or violates a constraint; nothing is written.
         """
         table = table_for(entity_type)
@@ -485,8 +504,15 @@ class SqlStorageBackend(StorageBackend):
         pks: list[int] = []
         with self._translate_errors(table), self.transaction() as session:
             connection = session.connection()
+            load: BulkLoad | None = None
+            decided = False
             for chunk in batched(rows, self.bulk_chunk_size):
                 pks.extend(self._insert_chunk(connection, table, [prepare(row) for row in chunk]))
+                if not decided and len(pks) >= self.bulk_load_threshold:
+                    decided = True
+                    load = BulkLoad.begin(connection, table, len(pks), self.bulk_load_lock_timeout)
+            if load is not None:
+                load.finish()
         return pks
 
     def _insert_chunk(self, connection: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:

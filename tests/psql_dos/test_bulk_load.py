@@ -1,0 +1,131 @@
+"""Bulk-load mode on PostgreSQL: table locks against other sessions, fallback while they are held, pending checks."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import psycopg2
+import pytest
+from provstore.exceptions import IntegrityError
+from provstore.storage import EntityTypes
+from storage.bulk_load_support import schema_snapshot, spy_bulk_load
+
+pytestmark = pytest.mark.postgres
+
+ROWS = 1000
+
+
+def _connect(pg_database: dict) -> psycopg2.extensions.connection:
+    """Open a plain driver connection to the test database: another program reading the store."""
+    return psycopg2.connect(
+        host=pg_database["database_hostname"],
+        port=pg_database["database_port"],
+        user=pg_database["database_username"],
+        password=pg_database["database_password"],
+        dbname=pg_database["database_name"],
+    )
+
+
+def _user(storage) -> int:
+    return storage.bulk_insert(EntityTypes.USER, [{"email": "load@example.org"}], allow_defaults=True)[0]
+
+
+def _node(user_id: int, index: int = 0) -> dict:
+    return {"uuid": str(uuid.uuid4()), "node_type": "data.core.Int.", "label": f"n{index}", "user_id": user_id}
+
+
+def _count(storage) -> int:
+    return storage.get_session().connection().exec_driver_sql("SELECT count(*) FROM db_dbnode").scalar()
+
+
+def _waiting_on_a_lock(monitor: psycopg2.extensions.connection, pid: int, timeout: float = 20) -> bool:
+    """Return whether backend ``pid`` is seen waiting for a lock within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    with monitor.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,))
+            if cursor.fetchone()[0] == "Lock":
+                return True
+            time.sleep(0.05)
+    return False
+
+
+def test_readers_wait_for_the_load_then_see_every_row(psql_storage, psql_profile, pg_database, monkeypatch):
+    modes = spy_bulk_load(monkeypatch, type(psql_storage), threshold=100, chunk=50)
+    user = _user(psql_storage)
+    reader, monitor = _connect(pg_database), _connect(pg_database)
+    monitor.autocommit = True
+    seen: list[int] = []
+    events: dict[str, bool] = {}
+
+    def read() -> None:
+        with reader.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM db_dbnode")
+            seen.append(cursor.fetchone()[0])
+        reader.commit()
+
+    thread = threading.Thread(target=read)
+
+    def rows():
+        for index in range(ROWS):
+            if index == 500:  # bulk-load mode since row 100: the table is locked
+                thread.start()
+                events["reader waited"] = _waiting_on_a_lock(monitor, reader.get_backend_pid())
+                # another process may still open the profile (shared advisory lock, no table read)
+                second = psql_profile.storage_cls(psql_profile)
+                events["second storage opened"] = True
+                second.close()
+            yield _node(user, index)
+
+    try:
+        pks = psql_storage.bulk_insert(EntityTypes.NODE, rows(), allow_defaults=True)
+        thread.join(timeout=60)
+    finally:
+        reader.close()
+        monitor.close()
+    assert modes == [True]
+    assert events == {"reader waited": True, "second storage opened": True}
+    assert seen == [ROWS] == [len(pks)]
+
+
+def test_a_reading_transaction_makes_the_load_go_row_by_row(psql_storage, pg_database, monkeypatch):
+    modes = spy_bulk_load(monkeypatch, type(psql_storage), threshold=100, chunk=50)
+    monkeypatch.setattr(type(psql_storage), "bulk_load_lock_timeout", 0.2)
+    user = _user(psql_storage)
+    before = schema_snapshot(psql_storage)
+    reader = _connect(pg_database)
+    try:
+        with reader.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM db_dbnode")  # the open transaction keeps a lock on the table
+            pks = psql_storage.bulk_insert(EntityTypes.NODE, (_node(user, i) for i in range(ROWS)), allow_defaults=True)
+            cursor.execute("SELECT count(*) FROM db_dbnode")  # never blocked; read committed: sees the new rows
+            assert cursor.fetchone()[0] == ROWS
+        reader.commit()
+    finally:
+        reader.close()
+    assert modes == [False]
+    assert len(pks) == ROWS == _count(psql_storage)
+    assert schema_snapshot(psql_storage) == before
+
+
+def test_pending_checks_of_the_callers_transaction_run_before_the_switch(psql_storage, monkeypatch):
+    modes = spy_bulk_load(monkeypatch, type(psql_storage), threshold=100, chunk=50)
+    user = _user(psql_storage)
+    before = schema_snapshot(psql_storage)
+    rows = [_node(user, i) for i in range(ROWS)]
+    rows[20]["user_id"] = user + 1000  # inserted before the switch: its queued check fails when run at the switch
+    with pytest.raises(IntegrityError, match=r"^db_dbnode: .*fk_db_dbnode_user_id_db_dbuser.*Key \(user_id\)"):
+        psql_storage.bulk_insert(EntityTypes.NODE, rows, allow_defaults=True)
+    assert modes == [None]  # neither mode: failed while switching
+    assert _count(psql_storage) == 0
+    assert schema_snapshot(psql_storage) == before
+
+    modes.clear()
+    with psql_storage.transaction():
+        psql_storage.bulk_insert(EntityTypes.NODE, [_node(user, i) for i in range(10)], allow_defaults=True)
+        psql_storage.bulk_insert(EntityTypes.NODE, [_node(user, i) for i in range(ROWS)], allow_defaults=True)
+    assert modes == [True]  # the 10 rows' queued checks ran, then the foreign keys could be dropped
+    assert _count(psql_storage) == ROWS + 10
+    assert schema_snapshot(psql_storage) == before
