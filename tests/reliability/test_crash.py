@@ -14,7 +14,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from provstore.sql.migrator import SqlMigrator
 from provstore.storage import EntityTypes
+from storage.bulk_load_support import schema_snapshot
 
 from reliability.checks import assert_consistent, labels, referenced_keys, reopen
 from reliability.children import kill_at_marker, start_child
@@ -39,6 +41,27 @@ def rows():
 
 storage.bulk_insert(EntityTypes.NODE, rows(), allow_defaults=True)
 """
+
+BULK_LOAD_CHILD = (
+    """
+from provstore.sql import bulk_load
+
+profile.storage_cls.bulk_load_threshold = 1000
+_begin = bulk_load.BulkLoad.begin.__func__
+
+
+def _recording_begin(cls, *args, **kwargs):
+    load = _begin(cls, *args, **kwargs)
+    with open(MARKER + ".mode", "w") as handle:
+        handle.write("bulk-load" if load is not None else "row by row")
+    return load
+
+
+bulk_load.BulkLoad.begin = classmethod(_recording_begin)
+"""
+    + BULK_CHILD
+)
+"""The bulk insert child with bulk-load mode from row 1,000 on: killed while the indexes are dropped."""
 
 FILES_CHILD = """
 storage = profile.storage_cls(profile)
@@ -135,6 +158,29 @@ def test_kill_during_bulk_insert_of_50000_nodes(durable_profile, tmp_path):
         rows = [{"uuid": str(uuid.uuid4()), "node_type": "data.", "label": "after", "user_id": user}] * 1
         storage.bulk_insert(EntityTypes.NODE, rows, allow_defaults=True)
         assert labels(storage)["after"] == 1
+    finally:
+        storage.close()
+
+
+def test_kill_during_bulk_load_mode_keeps_schema_and_rows(durable_profile, tmp_path):
+    """Killed while the table's indexes (and PostgreSQL constraints) are dropped: schema and rows are as before."""
+    storage = reopen(durable_profile)
+    contents = _store_kept_nodes(storage, 50)
+    schema = schema_snapshot(storage)
+    storage.close()
+
+    marker = tmp_path / "marker"
+    kill_at_marker(start_child(durable_profile, BULK_LOAD_CHILD, marker), marker)
+    assert (tmp_path / "marker.mode").read_text() == "bulk-load"
+    record("rows sent by killed transactions", BULK_KILL_AFTER)
+
+    storage = reopen(durable_profile)
+    try:
+        assert schema_snapshot(storage) == schema
+        assert_consistent(storage)
+        _assert_kept(storage, contents)
+        with SqlMigrator.connect(storage._engine, durable_profile.name) as migrator:
+            assert migrator.schema_differences() == []
     finally:
         storage.close()
 
