@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from provstore.exceptions import NotExistent
+from provstore.sql import models
 
 DATA = "data.core.dict.Dict."
 CALC = "process.calculation.job."
@@ -194,3 +196,20 @@ def test_deleted_node_cannot_be_used_elsewhere(storage, graph):
         other.add_incoming(data, "input_calc", "y")
     with pytest.raises(Exception, match="must be a stored node"):
         storage.comments.create(node=data)
+
+
+def test_row_deleted_behind_the_sessions_back(storage, graph):
+    """A row deleted where this session cannot see it (another thread or process) gives NotExistent, not a crash."""
+    calc = graph["calc"]
+    pk = calc.pk
+    table = models.DbNode.__table__
+    with storage.transaction() as session:
+        for model in (models.DbLink, models.DbComment):
+            session.execute(sa.delete(model.__table__))
+        session.execute(sa.delete(table).where(table.c.id == calc.pk))
+    with pytest.raises(NotExistent, match=rf"cannot update node {pk}: it was deleted from the storage meanwhile"):
+        calc.set_extra("e", 1)
+    storage.get_session().expire_all()  # as after any rollback: the next read goes to the database
+    with pytest.raises(NotExistent, match=rf"node {pk} was deleted from the storage"):
+        calc.label  # noqa: B018
+    assert graph["data"].label == "in"

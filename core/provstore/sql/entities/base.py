@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import sqlalchemy as sa
 import sqlalchemy.exc
+import sqlalchemy.orm.exc
 from sqlalchemy.sql.type_api import TypeEngine
 
 from provstore.exceptions import IntegrityError, MultipleObjectsError, NotExistent, ValidationError
@@ -45,6 +46,8 @@ def utcnow() -> datetime.datetime:
 def write_transaction(backend: Any, what: str) -> Iterator[Session]:
     """Run a write in ``backend.transaction()`` and flush it; turn constraint violations into IntegrityError.
 
+    A row that another thread or process deleted after it was loaded here is a NotExistent error.
+
     :param what: describes the write for the error message, e.g. ``"store user"``.
     """
     try:
@@ -55,6 +58,8 @@ def write_transaction(backend: Any, what: str) -> Iterator[Session]:
     except sqlalchemy.exc.IntegrityError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else "constraint violated"
         raise IntegrityError(f"cannot {what}: {reason}") from None
+    except (sqlalchemy.orm.exc.StaleDataError, sqlalchemy.orm.exc.ObjectDeletedError):
+        raise NotExistent(f"cannot {what}: it was deleted from the storage meanwhile") from None
 
 
 class SqlEntity(Entity):
@@ -101,7 +106,7 @@ class SqlEntity(Entity):
     @property
     def pk(self) -> int | None:
         """Return the primary key, or None while the entity is not stored."""
-        return self._model.id if self.is_stored else None
+        return self._model_pk() if self.is_stored else None  # the identity: reading ``id`` may load it
 
     @property
     def is_stored(self) -> bool:
@@ -109,10 +114,14 @@ class SqlEntity(Entity):
         state = sa.inspect(self._model)
         return state.has_identity and not state.was_deleted
 
+    def _model_pk(self) -> int | None:
+        """Return the primary key the row has or had, without loading anything."""
+        identity = sa.inspect(self._model).identity
+        return identity[0] if identity else None
+
     def _deleted_pk(self) -> int | None:
         """Return the former primary key if the session knows the row as deleted (``collection.delete``, ...)."""
-        state = sa.inspect(self._model)
-        return state.identity[0] if state.was_deleted and state.identity else None
+        return self._model_pk() if sa.inspect(self._model).was_deleted else None
 
     def store(self: E) -> E:
         """Insert the row (no-op when stored) and return the entity.
@@ -126,7 +135,10 @@ class SqlEntity(Entity):
         return self
 
     def _get_field(self, name: str) -> Any:
-        value = getattr(self._model, self.FIELDS[name])
+        try:
+            value = getattr(self._model, self.FIELDS[name])
+        except sqlalchemy.orm.exc.ObjectDeletedError:  # an expired object whose row is gone
+            raise NotExistent(f"{self.ENTITY_NAME} {self._model_pk()} was deleted from the storage") from None
         reference = self.REFERENCES.get(name)
         if reference is not None:
             if value is None:
