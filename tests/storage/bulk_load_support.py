@@ -32,17 +32,22 @@ def schema_snapshot(storage: Any) -> list[tuple[Any, ...]]:
 
 
 def spy_bulk_load(monkeypatch: pytest.MonkeyPatch, backend_cls: type, threshold: int, chunk: int) -> list[bool | None]:
-    """Lower the bulk-load threshold and chunk size; return the list of switch decisions (None: switching failed)."""
+    """Lower the bulk-load threshold and chunk size; return the decisions taken at each check (None: switch failed)."""
     monkeypatch.setattr(backend_cls, "bulk_load_threshold", threshold)
     monkeypatch.setattr(backend_cls, "bulk_chunk_size", chunk)
     decisions: list[bool | None] = []
-    original = bulk_load.BulkLoad.begin.__func__
+    original_worth_it, original_begin = bulk_load.BulkLoad.worth_it, bulk_load.BulkLoad.begin.__func__
+
+    def worth_it(*args: Any) -> bool:
+        answer = original_worth_it(*args)
+        decisions.append(None if answer else False)  # True once begin succeeds; None if switching fails
+        return answer
 
     def begin(cls: type, *args: Any, **kwargs: Any) -> Any:
-        decisions.append(None)  # replaced by the decision unless switching fails
-        load = original(cls, *args, **kwargs)
+        load = original_begin(cls, *args, **kwargs)
         decisions[-1] = load is not None
         return load
 
+    monkeypatch.setattr(bulk_load.BulkLoad, "worth_it", staticmethod(worth_it))
     monkeypatch.setattr(bulk_load.BulkLoad, "begin", classmethod(begin))
     return decisions

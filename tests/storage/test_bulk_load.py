@@ -96,6 +96,15 @@ def test_big_table_keeps_the_row_by_row_path(storage, user_id, modes):
     assert _count(storage, models.DbNode) == 3 * THRESHOLD + 1
 
 
+def test_the_check_is_repeated_each_time_the_load_doubled(storage, user_id, modes):
+    storage.bulk_insert(EntityTypes.NODE, _nodes(user_id, THRESHOLD + 100), allow_defaults=True)
+    modes.clear()
+    more = [{**row, "uuid": str(uuid.uuid4())} for row in _nodes(user_id, ROWS)]
+    storage.bulk_insert(EntityTypes.NODE, iter(more))
+    assert modes == [False, True]  # 400 rows were there: not at 300 rows loaded, at 600
+    assert _count(storage, models.DbNode) == THRESHOLD + 100 + ROWS
+
+
 def test_duplicate_key_in_bulk_mode_writes_nothing_and_keeps_the_schema(storage, user_id, modes):
     before = schema_snapshot(storage)
     rows = _nodes(user_id)

@@ -102,8 +102,9 @@ class SqlStorageBackend(StorageBackend):
     bulk_chunk_size: ClassVar[int] = 2000
     """Rows sent per INSERT/UPDATE statement by the bulk operations (memory stays bounded by this)."""
 
-    bulk_load_threshold: ClassVar[int] = 50_000
-    """Rows one :meth:`bulk_insert` call inserts before it considers bulk-load mode (see there)."""
+    bulk_load_threshold: ClassVar[int] = 20_000
+    """Rows one :meth:`bulk_insert` call inserts before it first considers bulk-load mode (see there): the
+    rows before the switch are inserted row by row (on PostgreSQL their foreign keys checked one by one)."""
 
     bulk_load_lock_timeout: ClassVar[float] = 5.0
     """Seconds bulk-load mode waits for its table locks (PostgreSQL) before going on row by row instead."""
@@ -486,8 +487,9 @@ class SqlStorageBackend(StorageBackend):
 
         Keys are the table's column names (``metadata``, not ``metadata_``) without ``id``.
 
-        Bulk-load mode: once a call has inserted :attr:`bulk_load_threshold` rows and the table held at
-        most as many rows before the call (the load at least doubles it), the rest of the call runs with
+        Bulk-load mode: once a call has inserted :attr:`bulk_load_threshold` rows (and again each time
+        the count doubled) it checks whether the table held at most as many rows before the call (the load
+        at least doubles it); from the first time it did, the rest of the call runs with
         the table's secondary indexes dropped (on PostgreSQL also its unique and foreign-key constraints,
         never the primary key), which are rebuilt from the database's own definitions at the end, in the
         same transaction (see :mod:`provstore.sql.bulk_load`). On PostgreSQL that holds an ACCESS EXCLUSIVE
@@ -505,12 +507,14 @@ class SqlStorageBackend(StorageBackend):
         with self._translate_errors(table), self.transaction() as session:
             connection = session.connection()
             load: BulkLoad | None = None
-            decided = False
+            next_check = self.bulk_load_threshold  # then each time the load doubled; 0 once decided
             for chunk in batched(rows, self.bulk_chunk_size):
                 pks.extend(self._insert_chunk(connection, table, [prepare(row) for row in chunk]))
-                if not decided and len(pks) >= self.bulk_load_threshold:
-                    decided = True
-                    load = BulkLoad.begin(connection, table, len(pks), self.bulk_load_lock_timeout)
+                if next_check and len(pks) >= next_check:
+                    next_check = 2 * len(pks)
+                    if BulkLoad.worth_it(connection, table, len(pks)):
+                        load = BulkLoad.begin(connection, table, self.bulk_load_lock_timeout)
+                        next_check = 0
             if load is not None:
                 load.finish()
         return pks

@@ -76,6 +76,8 @@ class RowPreparer:
         """
         index = self._index
         self._index += 1
+        if row.__class__ is dict and row.keys() == self.columns:  # the common case: a complete dict, one C call
+            return row
         if not isinstance(row, Mapping):
             raise IntegrityError(f"{self.table.name} row {index} is a {type(row).__name__}, not a mapping")
         keys = row.keys()

@@ -70,20 +70,26 @@ class BulkLoad:
         self.drops = drops
         self.creates = creates
 
-    @classmethod
-    def begin(cls, connection: Connection, table: Table, loaded: int, lock_timeout: float) -> BulkLoad | None:
-        """Switch to bulk-load mode if ``table`` held at most ``loaded`` rows before this call loaded ``loaded`` rows.
+    @staticmethod
+    def worth_it(connection: Connection, table: Table, loaded: int) -> bool:
+        """Return whether ``table`` held at most ``loaded`` rows before a call that has loaded ``loaded`` rows.
 
-        Returns None (keep loading row by row) if the table is bigger, or, on PostgreSQL, if the exclusive
-        locks cannot be had within ``lock_timeout`` seconds (another transaction reads the table) or the
-        transaction has pending foreign-key checks on the table that cannot be run now; nothing is changed then.
+        That is: the load at least doubles the table. The count stops at ``2 * loaded + 1`` rows, so asking
+        costs at most a scan of that many rows, however big the table.
+        """
+        bounded = text(f"SELECT count(*) FROM (SELECT 1 FROM {_quoted(connection, table)} LIMIT :limit) AS head")
+        return connection.scalar(bounded, {"limit": 2 * loaded + 1}) <= 2 * loaded
+
+    @classmethod
+    def begin(cls, connection: Connection, table: Table, lock_timeout: float) -> BulkLoad | None:
+        """Drop the table's secondary indexes (and PostgreSQL constraints) for the rest of a load.
+
+        Returns None (keep loading row by row, nothing changed) if there is nothing to drop or, on
+        PostgreSQL, if the exclusive locks cannot be had within ``lock_timeout`` seconds (another
+        transaction uses the table) or the transaction has pending foreign-key checks that cannot run now.
 
         :raises IntegrityError: running the pending foreign-key checks of rows loaded so far found a missing key.
         """
-        # the rows this call loaded are counted too: at most 2 x loaded means the load at least doubles the table
-        bounded = text(f"SELECT count(*) FROM (SELECT 1 FROM {_quoted(connection, table)} LIMIT :limit) AS head")
-        if connection.scalar(bounded, {"limit": 2 * loaded + 1}) > 2 * loaded:
-            return None
         if connection.dialect.name == "postgresql":
             return cls._begin_postgresql(connection, table, lock_timeout)
         return cls._begin_sqlite(connection, table)
