@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 import uuid
@@ -125,7 +126,16 @@ def test_pending_checks_of_the_callers_transaction_run_before_the_switch(psql_st
     modes.clear()
     with psql_storage.transaction():
         psql_storage.bulk_insert(EntityTypes.NODE, [_node(user, i) for i in range(10)], allow_defaults=True)
-        psql_storage.bulk_insert(EntityTypes.NODE, [_node(user, i) for i in range(ROWS)], allow_defaults=True)
-    assert modes == [True]  # the 10 rows' queued checks ran, then the foreign keys could be dropped
+        pks = psql_storage.bulk_insert(EntityTypes.NODE, [_node(user, i) for i in range(ROWS)], allow_defaults=True)
+        links = [{"input_id": a, "output_id": b, "label": "l", "type": "t"} for a, b in itertools.pairwise(pks)]
+        psql_storage.bulk_insert(EntityTypes.LINK, links)  # queued checks on db_dbnode, which it references
+    assert modes == [True, True]  # the queued checks ran, then the foreign keys could be dropped
     assert _count(psql_storage) == ROWS + 10
     assert schema_snapshot(psql_storage) == before
+
+    # the checks that stay are deferred again: a dangling reference written later fails only at commit
+    with pytest.raises(IntegrityError, match=r"at commit: .*fk_db_dbnode_user_id_db_dbuser"):
+        with psql_storage.transaction():
+            psql_storage.bulk_insert(EntityTypes.LINK, links * 2)  # the links table doubles: bulk-load mode
+            assert modes[-1] is True
+            psql_storage.bulk_insert(EntityTypes.NODE, [_node(user + 1000)], allow_defaults=True)
