@@ -8,7 +8,6 @@ A plugin that fails to load is recorded with its error instead of breaking the o
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -298,6 +297,8 @@ class PluginManager:
         return cls
 
     def _not_found_message(self, group: str, name: str) -> str:
+        import difflib  # only an error message needs it, not the start-up of every command
+
         installed = sorted(self._collect()[group])
         message = f"no {group} backend named {name!r} is installed (installed: {', '.join(installed) or 'none'})"
         close = difflib.get_close_matches(name, installed, n=1)
