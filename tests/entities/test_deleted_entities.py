@@ -168,10 +168,11 @@ def test_unloaded_and_unknown_pks(storage, graph):
     assert storage.comments.count() == 1 and storage.logs.count() == 0
 
 
-@pytest.mark.parametrize("kind", ["groups", "comments", "logs", "computers", "users"])
+@pytest.mark.parametrize("kind", ["nodes", "groups", "comments", "logs", "computers", "users"])
 def test_collection_delete_behaves_the_same(storage, graph, kind):
     """collection.delete(pk) leaves a held entity in the same state as delete_nodes_and_connections."""
     entity = {
+        "nodes": lambda: storage.nodes.create(node_type=DATA).store(),
         "groups": lambda: storage.groups.create(label="g").store(),
         "comments": lambda: graph["comment"],
         "logs": lambda: graph["log"],
@@ -186,6 +187,19 @@ def test_collection_delete_behaves_the_same(storage, graph, kind):
         entity.store()
     with pytest.raises(NotExistent):
         getattr(storage, kind).get(pk)
+
+
+def test_collection_delete_of_a_node_takes_its_held_comments_and_logs(storage):
+    node = storage.nodes.create(node_type=DATA).store()
+    comment = storage.comments.create(node=node, content="c").store()
+    log = storage.logs.create(node=node, loggername="l", levelname="INFO").store()
+    unloaded = storage.comments.create(node=node, content="not held").store().pk
+    storage.get_session().expunge(storage.get_session().get(models.DbComment, unloaded))
+    storage.nodes.delete(node.pk)
+    assert not node.is_stored and not comment.is_stored and not log.is_stored
+    assert storage.comments.count() == storage.logs.count() == 0  # the database cascades the rest
+    with pytest.raises(NotExistent, match=r"comment \d+ was deleted"):
+        comment.content = "edited"
 
 
 def test_deleted_node_cannot_be_used_elsewhere(storage, graph):
