@@ -152,11 +152,12 @@ class PluginManager:
         """
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             dist = ep.dist
-            dist_name = (dist.metadata["Name"] if dist is not None else None) or "?"
+            metadata = dist.metadata if dist is not None else None  # parsed once: ``dist.version`` would parse again
+            dist_name = (metadata["Name"] if metadata is not None else None) or "?"
             if self._is_blocked(ep.name, dist_name):
                 continue
             name = ep.name if ep.name not in self._plugins else f"{dist_name}:{ep.name}"
-            plugin = _Plugin(name, ep.value, dist_name, dist.version if dist is not None else None)
+            plugin = _Plugin(name, ep.value, dist_name, metadata["Version"] if metadata is not None else None)
             try:
                 module = ep.load()
             except Exception as exc:  # a broken plugin must not break the others
