@@ -90,10 +90,16 @@ def test_both_modes_store_identical_tables(storage, user_id, monkeypatch, modes)
 def test_big_table_keeps_the_row_by_row_path(storage, user_id, modes):
     storage.bulk_insert(EntityTypes.NODE, _nodes(user_id, 2 * THRESHOLD + 1))
     assert modes == [True]
-    more = [{**row, "uuid": str(uuid.uuid4())} for row in _nodes(user_id, THRESHOLD)]
+    more = [{**row, "uuid": str(uuid.uuid4())} for row in _nodes(user_id, THRESHOLD + CHUNK)]
     storage.bulk_insert(EntityTypes.NODE, more)  # the table held more than the 300 rows loaded: no bulk load
     assert modes == [True, False]
-    assert _count(storage, models.DbNode) == 3 * THRESHOLD + 1
+    assert _count(storage, models.DbNode) == 3 * THRESHOLD + CHUNK + 1
+
+
+def test_no_bulk_load_when_the_threshold_is_reached_by_the_last_rows(storage, user_id, modes):
+    storage.bulk_insert(EntityTypes.NODE, iter(_nodes(user_id, THRESHOLD)))  # nothing would follow the switch
+    assert modes == []
+    assert _count(storage, models.DbNode) == THRESHOLD
 
 
 def test_the_check_is_repeated_each_time_the_load_doubled(storage, user_id, modes):

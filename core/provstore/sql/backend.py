@@ -487,9 +487,9 @@ class SqlStorageBackend(StorageBackend):
 
         Keys are the table's column names (``metadata``, not ``metadata_``) without ``id``.
 
-        Bulk-load mode: once a call has inserted :attr:`bulk_load_threshold` rows (and again each time
-        the count doubled) it checks whether the table held at most as many rows before the call (the load
-        at least doubles it); from the first time it did, the rest of the call runs with
+        Bulk-load mode: once a call has inserted :attr:`bulk_load_threshold` rows and more follow (and
+        again each time the count doubled) it checks whether the table held at most as many rows before
+        the call (the load at least doubles it); from the first time it did, the rest of the call runs with
         the table's secondary indexes dropped (on PostgreSQL also its unique and foreign-key constraints,
         never the primary key), which are rebuilt from the database's own definitions at the end, in the
         same transaction (see :mod:`provstore.sql.bulk_load`). On PostgreSQL that holds an ACCESS EXCLUSIVE
@@ -509,12 +509,12 @@ class SqlStorageBackend(StorageBackend):
             load: BulkLoad | None = None
             next_check = self.bulk_load_threshold  # then each time the load doubled; 0 once decided
             for chunk in batched(rows, self.bulk_chunk_size):
-                pks.extend(self._insert_chunk(connection, table, [prepare(row) for row in chunk]))
-                if next_check and len(pks) >= next_check:
+                if next_check and len(pks) >= next_check:  # checked only when more rows follow
                     next_check = 2 * len(pks)
                     if BulkLoad.worth_it(connection, table, len(pks)):
                         load = BulkLoad.begin(connection, table, self.bulk_load_lock_timeout)
                         next_check = 0
+                pks.extend(self._insert_chunk(connection, table, [prepare(row) for row in chunk]))
             if load is not None:
                 load.finish()
         return pks
