@@ -89,6 +89,9 @@ def test_readers_wait_for_the_load_then_see_every_row(psql_storage, psql_profile
     assert modes == [True]
     assert events == {"reader waited": True, "second storage opened": True}
     assert seen == [ROWS] == [len(pks)]
+    assert pks == list(range(pks[0], pks[0] + ROWS))  # one range: the ids after the switch were reserved at once
+    [after] = psql_storage.bulk_insert(EntityTypes.NODE, [_node(user)], allow_defaults=True)
+    assert after > pks[-1]  # the sequence moved past the range
 
 
 def test_a_reading_transaction_makes_the_load_go_row_by_row(psql_storage, pg_database, monkeypatch):

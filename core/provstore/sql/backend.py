@@ -89,7 +89,9 @@ class SqlStorageBackend(StorageBackend):
     - ``_prepare_storage()``: make the storage usable on open (default: validate, modifying nothing).
     - ``_destroy_database(cls, profile)``: used by ``initialise(reset=True)`` (default: drop every table).
     - ``_insert_chunk(connection, table, rows)``: one chunk of :meth:`bulk_insert` (default: multi-row
-      ``INSERT ... RETURNING``, hand-built on SQLite); must return the pks in input order.
+      ``INSERT ... RETURNING``, hand-built on SQLite); must return the pks in input order. During
+      bulk-load mode ``self._local.bulk_load`` is the :class:`~provstore.sql.bulk_load.BulkLoad` in progress
+      (on PostgreSQL the transaction then holds the table exclusively), else None.
     - ``_delete_node_chunk(connection, pks)``: one chunk of :meth:`delete_nodes_and_connections`.
     - ``_maintain_database(full, dry_run)``: database housekeeping for :meth:`maintain` (default: ANALYZE).
     - ``_database_info()``: the ``database`` entry of :meth:`get_info` (never secrets).
@@ -508,13 +510,18 @@ class SqlStorageBackend(StorageBackend):
             connection = session.connection()
             load: BulkLoad | None = None
             next_check = self.bulk_load_threshold  # then each time the load doubled; 0 once decided
-            for chunk in batched(rows, self.bulk_chunk_size):
-                if next_check and len(pks) >= next_check:  # checked only when more rows follow
-                    next_check = 2 * len(pks)
-                    if BulkLoad.worth_it(connection, table, len(pks)):
-                        load = BulkLoad.begin(connection, table, self.bulk_load_lock_timeout)
-                        next_check = 0
-                pks.extend(self._insert_chunk(connection, table, [prepare(row) for row in chunk]))
+            try:
+                for chunk in batched(rows, self.bulk_chunk_size):
+                    if next_check and len(pks) >= next_check:  # checked only when more rows follow
+                        next_check = 2 * len(pks)
+                        if BulkLoad.worth_it(connection, table, len(pks)):
+                            load = self._local.bulk_load = BulkLoad.begin(
+                                connection, table, self.bulk_load_lock_timeout
+                            )
+                            next_check = 0
+                    pks.extend(self._insert_chunk(connection, table, [prepare(row) for row in chunk]))
+            finally:
+                self._local.bulk_load = None
             if load is not None:
                 load.finish()
         return pks

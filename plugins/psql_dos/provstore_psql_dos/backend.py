@@ -154,7 +154,8 @@ class PsqlDosBackend(SqlStorageBackend):
     def _insert_chunk(self, connection: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:
         """Insert one chunk with ``COPY FROM STDIN`` (ids reserved from the sequence first); pks in input order."""
         first = getattr(self._local, "rows_copied", 0)
-        pks = copy_rows(connection, table, rows, first_index=first)
+        locked = getattr(self._local, "bulk_load", None) is not None  # bulk-load mode: the table is ours alone
+        pks = copy_rows(connection, table, rows, first_index=first, table_locked=locked)
         self._local.rows_copied = first + len(rows)
         return pks
 

