@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from provstore.exceptions import IntegrityError, NotExistent, ValidationError
+from provstore.sql.bulk import batched
 from provstore.sql.entities import links
 from provstore.sql.entities.base import SqlCollection, SqlEntity, write_transaction
 from provstore.sql.entities.computers import SqlComputer
@@ -122,14 +123,10 @@ def delete_loaded_rows(session: Session, node_pks: Collection[int]) -> None:
             ids.append(state.identity[0])
     doomed = {DbNode: [pk for pk in loaded[DbNode] if pk in node_pks], DbComment: [], DbLog: []}
     for model in (DbComment, DbLog):
-        for chunk in _chunks(loaded[model]):
+        for chunk in batched(loaded[model], LOOKUP_CHUNK_SIZE):
             rows = session.execute(sa.select(model.id, model.dbnode_id).where(model.id.in_(chunk)))
             doomed[model].extend(pk for pk, node_pk in rows if node_pk in node_pks)
     for model in (DbComment, DbLog, DbNode):  # nodes last: their ON DELETE CASCADE would take the others first
-        for chunk in _chunks(doomed[model]):
+        for chunk in batched(doomed[model], LOOKUP_CHUNK_SIZE):
             statement = sa.delete(model).where(model.id.in_(chunk))
             session.execute(statement, execution_options={"synchronize_session": "fetch"})
-
-
-def _chunks(ids: list[int]) -> list[list[int]]:
-    return [ids[start : start + LOOKUP_CHUNK_SIZE] for start in range(0, len(ids), LOOKUP_CHUNK_SIZE)]
