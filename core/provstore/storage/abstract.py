@@ -180,6 +180,9 @@ class StorageBackend(ABC):
     def delete_nodes_and_connections(self, pks_to_delete: Sequence[int]) -> None:
         """Delete the nodes and every link, group membership, comment and log attached to them.
 
+        Entities of this storage still holding a deleted node, comment or log report ``is_stored`` False
+        and refuse writes and ``store()`` with :class:`~provstore.exceptions.NotExistent`.
+
         :raises TransactionError: if called outside :meth:`transaction`.
         """
 

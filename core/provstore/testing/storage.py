@@ -24,6 +24,7 @@ from provstore.exceptions import (
     ClosedStorage,
     IncompatibleStorageSchema,
     IntegrityError,
+    NotExistent,
     StorageMigrationError,
     TransactionError,
     UnreachableStorage,
@@ -351,6 +352,18 @@ class StorageBackendTests:
         storage.bulk_insert(EntityTypes.NODE, [node_row(user, gone_uuid)], allow_defaults=True)
         with pytest.raises(IntegrityError):
             storage.bulk_insert(EntityTypes.NODE, [node_row(user, kept_uuid)], allow_defaults=True)
+
+    def test_held_nodes_know_they_were_deleted(self, storage: StorageBackend) -> None:
+        (user,) = storage.bulk_insert(EntityTypes.USER, [user_row("owner@example.org")])
+        gone, kept = storage.bulk_insert(EntityTypes.NODE, [node_row(user), node_row(user)], allow_defaults=True)
+        held, other = storage.nodes.get(gone), storage.nodes.get(kept)
+        with storage.transaction():
+            storage.delete_nodes_and_connections([gone])
+        assert not held.is_stored
+        assert other.is_stored
+        with pytest.raises(NotExistent):  # a deleted node is not silently stored again
+            held.store()
+        assert storage.nodes.count() == 1
 
     # ------------------------------------------------------------------------------------------ entity API
     def test_entity_store_and_get(self, storage: StorageBackend) -> None:
