@@ -227,3 +227,31 @@ def test_row_deleted_behind_the_sessions_back(storage, graph):
     with pytest.raises(NotExistent, match=rf"node {pk} was deleted from the storage"):
         calc.label  # noqa: B018
     assert graph["data"].label == "in"
+
+
+def test_user_deletion_takes_its_held_groups_comments_and_authinfos(storage):
+    """The database cascades a user's groups, comments and authinfos: the held ones say so too."""
+    user = storage.users.create(email="leaving@example.org").store()
+    computer = storage.computers.create(label="c").store()
+    node = storage.nodes.create(node_type=DATA).store()  # the default user's: the user stays deletable
+    group = storage.groups.create(label="g", user=user).store()
+    group.add_nodes([node])
+    comment = storage.comments.create(node=node, user=user, content="c").store()
+    authinfo = storage.authinfos.create(computer=computer, user=user).store()
+    kept = storage.comments.create(node=node, content="by the default user").store()
+    storage.users.delete(user.pk)
+    assert not any(entity.is_stored for entity in (user, group, comment, authinfo))
+    assert node.is_stored and computer.is_stored and kept.is_stored
+    assert storage.groups.count() == storage.authinfos.count() == 0
+    assert storage.comments.count() == 1
+    with pytest.raises(NotExistent, match=r"group \d+ was deleted"):
+        group.label = "renamed"
+
+
+def test_computer_deletion_takes_its_held_authinfos(storage):
+    computer = storage.computers.create(label="c").store()
+    authinfo = storage.authinfos.create(computer=computer).store()
+    storage.computers.delete(computer.pk)
+    assert not computer.is_stored and not authinfo.is_stored
+    with pytest.raises(NotExistent, match=r"authinfo \d+ was deleted"):
+        authinfo.store()

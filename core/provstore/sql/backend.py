@@ -591,11 +591,11 @@ class SqlStorageBackend(StorageBackend):
         """
         if not self.in_transaction:
             raise TransactionError("delete_nodes_and_connections must be called inside `with storage.transaction():`")
-        from provstore.sql.entities.nodes import delete_loaded_rows
+        from provstore.sql.entities.deletion import delete_held_rows
 
         pks = list(pks_to_delete)
         session = self.get_session()
-        delete_loaded_rows(session, frozenset(pks))
+        delete_held_rows(session, models.DbNode, pks)
         connection = session.connection()
         for chunk in batched(pks, self.delete_chunk_size):
             self._delete_node_chunk(connection, chunk)

@@ -21,6 +21,7 @@ import sqlalchemy.orm.exc
 from sqlalchemy.sql.type_api import TypeEngine
 
 from provstore.exceptions import IntegrityError, MultipleObjectsError, NotExistent, ValidationError
+from provstore.sql.entities.deletion import delete_held_rows
 from provstore.storage.entities import Entity, EntityCollection
 from provstore.storage.json_values import check_text, clean_json_dict
 from provstore.storage.virtual_files import validate_repository_metadata
@@ -284,13 +285,13 @@ class SqlCollection(EntityCollection[E], Generic[E]):
         return self.from_model(rows[0])
 
     def delete(self, pk: int) -> None:
-        """Delete the entity with primary key ``pk``."""
+        """Delete the entity with primary key ``pk``; held entities of the rows its deletion cascades to know it too."""
         with write_transaction(self._backend, f"delete {self.ENTITY.ENTITY_NAME} {pk}") as session:
             model = session.get(self.ENTITY.MODEL, pk)
             if model is None:
                 raise NotExistent(f"no {self.ENTITY.ENTITY_NAME} with pk={pk!r}")
             self._check_deletable(session, pk)
-            session.delete(model)
+            delete_held_rows(session, self.ENTITY.MODEL, [pk])  # held: ``get`` loaded it
 
     def _check_deletable(self, session: Session, pk: int) -> None:
         """Raise IntegrityError if rows that must not vanish with it refer to the entity ``pk``."""
