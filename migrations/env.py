@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 from provstore.sql.migrator import include_object_for
-from provstore.sql.models import metadata_for
+from provstore.sql.tables import metadata_for
 
 connection = context.config.attributes.get("connection")
 if connection is None or context.is_offline_mode():

@@ -50,20 +50,41 @@ def test_iterall_streams_100k_rows_in_bounded_memory(storage):
 
 
 def test_iterall_uses_a_server_side_cursor_on_postgresql(storage):
-    """On PostgreSQL the rows stay on the server: a cursor is open while iterating, closed afterwards."""
-    session = storage.get_session()
-    if session.get_bind().dialect.name != "postgresql":
+    """On PostgreSQL the rows stay on the server: a cursor is open while iterating, closed afterwards.
+
+    Outside a transaction the query streams on a connection of its own (seen from another one as an open
+    transaction that declared a cursor); inside ``transaction()`` on the session's (seen in ``pg_cursors``).
+    """
+    if storage.dialect_name != "postgresql":
         pytest.skip("server-side cursors are a PostgreSQL feature; SQLite steps through rows as they are read")
     _insert_nodes(storage, 50, lambda i: {"i": i})
 
-    def open_cursors():
-        return session.execute(text("SELECT count(*) FROM pg_cursors")).scalar_one()
+    def streaming_elsewhere():
+        with storage.connection() as connection:
+            return connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND state = 'idle in transaction' "
+                    "AND (query LIKE 'DECLARE%CURSOR%' OR query LIKE 'FETCH%')"
+                )
+            ).scalar_one()
 
     rows = storage.query().append("node", project="id").iterall(batch_size=10)
     next(rows)
-    assert open_cursors() == 1
+    assert streaming_elsewhere() == 1
     assert len(list(rows)) == 49
-    assert open_cursors() == 0
+    assert streaming_elsewhere() == 0
+
+    with storage.transaction() as session:
+
+        def open_cursors():
+            return session.execute(text("SELECT count(*) FROM pg_cursors")).scalar_one()
+
+        rows = storage.query().append("node", project="id").iterall(batch_size=10)
+        next(rows)
+        assert open_cursors() == 1
+        assert len(list(rows)) == 49
+        assert open_cursors() == 0
 
 
 def _plan(storage, query):

@@ -34,7 +34,7 @@ def _graph(storage, user_id: int, size: int) -> list[int]:
 def _counts(storage) -> dict[str, int]:
     session = storage.get_session()
     models_ = (models.DbNode, models.DbLink, models.DbGroupNode, models.DbComment, models.DbLog)
-    return {m.__tablename__: session.scalar(sa.select(sa.func.count()).select_from(m)) for m in models_}
+    return {m.__table__.name: session.scalar(sa.select(sa.func.count()).select_from(m)) for m in models_}
 
 
 def test_requires_a_transaction(storage, user_id):

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import Session, SessionTransaction, scoped_session, sessionmaker
 
 from provstore.exceptions import (
     ClosedStorage,
@@ -29,7 +28,7 @@ from provstore.exceptions import (
     TransactionError,
     ValidationError,
 )
-from provstore.sql import models
+from provstore.sql import tables
 from provstore.sql.bulk import RowPreparer, batched, table_for
 from provstore.sql.bulk_load import BulkLoad
 from provstore.sql.engine import BEGIN_MODE_OPTION
@@ -41,6 +40,8 @@ from provstore.storage.entity_types import EntityTypes
 from provstore.storage.json_values import clean_json_value
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, SessionTransaction, scoped_session
+
     from provstore.config import Profile
     from provstore.repository import AbstractRepositoryBackend
 
@@ -70,8 +71,11 @@ os.register_at_fork(after_in_child=_reset_backends_after_fork)
 class SqlStorageBackend(StorageBackend):
     """Storage backend on an SQL database through SQLAlchemy, with a thread-bound session per thread.
 
-    Collaborators use :meth:`get_session`, :meth:`transaction`, :attr:`in_transaction`,
-    :meth:`get_repository`, :attr:`default_user` and :attr:`profile`.
+    Collaborators use :meth:`get_session`, :meth:`transaction`, :attr:`in_transaction`, :meth:`connection`,
+    :attr:`dialect_name`, :meth:`get_repository`, :attr:`default_user` and :attr:`profile`. Opening a storage,
+    queries and reads of Core statements need no ORM: ``sqlalchemy.orm`` and the ORM classes of
+    :mod:`provstore.sql.models` load with the first session (:meth:`get_session`, :meth:`transaction`,
+    the entity collections).
 
     A subclass **must** provide:
 
@@ -280,7 +284,8 @@ class SqlStorageBackend(StorageBackend):
         except BaseException:
             self._lock.release()
             raise
-        self._session_factory = self._make_session_factory()
+        self._session_factory: scoped_session[Session] | None = None  # made by the first get_session()
+        self._session_factory_lock = threading.Lock()
         self._local = threading.local()
         self._collections: dict[str, Any] = {}
         self._default_user: Any = None
@@ -293,6 +298,8 @@ class SqlStorageBackend(StorageBackend):
 
     def _make_session_factory(self) -> scoped_session[Session]:
         """Return the thread-bound session registry; loaded values survive commits (no reload per attribute)."""
+        from sqlalchemy.orm import scoped_session, sessionmaker
+
         return scoped_session(sessionmaker(bind=self._engine, expire_on_commit=False))
 
     def _after_fork(self) -> None:
@@ -300,7 +307,8 @@ class SqlStorageBackend(StorageBackend):
         if self._closed:
             return
         self._engine.dispose(close=False)
-        self._session_factory = self._make_session_factory()
+        self._session_factory = None
+        self._session_factory_lock = threading.Lock()
         self._local = threading.local()
 
     def close(self) -> None:
@@ -309,7 +317,8 @@ class SqlStorageBackend(StorageBackend):
             return
         self._closed = True
         _OPEN_BACKENDS.discard(self)
-        self._session_factory.remove()
+        if self._session_factory is not None:
+            self._session_factory.remove()
         self._engine.dispose()
         self._repository.close()
         self._lock.release()
@@ -324,12 +333,49 @@ class SqlStorageBackend(StorageBackend):
             raise ClosedStorage(f"the storage of profile {self.profile.name!r} is closed")
 
     def get_session(self) -> Session:
-        """Return the SQLAlchemy session bound to the current thread.
+        """Return the SQLAlchemy session bound to the current thread (the first call imports the ORM).
 
         :raises ClosedStorage: the backend was closed.
         """
         self._ensure_open()
-        return self._session_factory()
+        factory = self._session_factory
+        if factory is None:
+            with self._session_factory_lock:
+                if self._session_factory is None:
+                    self._session_factory = self._make_session_factory()
+                factory = self._session_factory
+        return factory()
+
+    def _thread_session(self) -> Session | None:
+        """Return the session of the current thread if it has one, without making one."""
+        factory = self._session_factory
+        return factory() if factory is not None and factory.registry.has() else None
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """Yield a connection for Core statements that sees what this thread's session has written.
+
+        Inside a transaction of the thread's session (:meth:`transaction`, or one a read began) this is the
+        session's connection, with its pending ORM changes flushed first as the session's own autoflush
+        would, and nothing is committed here. Otherwise the statements run in a short transaction on a
+        connection of the engine, committed on success and rolled back on an error; no ORM is involved.
+
+        :raises ClosedStorage: the backend was closed.
+        """
+        self._ensure_open()
+        session = self._thread_session()
+        if session is not None and session.in_transaction():
+            if session.autoflush:
+                session.flush()
+            yield session.connection()
+            return
+        with self._engine.begin() as connection:
+            yield connection
+
+    @property
+    def dialect_name(self) -> str:
+        """Return the name of the database's SQLAlchemy dialect (``sqlite``, ``postgresql``), without connecting."""
+        return self._engine.dialect.name
 
     def get_repository(self) -> AbstractRepositoryBackend:
         """Return the repository holding the files of this storage."""
@@ -340,8 +386,8 @@ class SqlStorageBackend(StorageBackend):
         """Delete every row but the settings, and every repository object; the repository identity stays (tests)."""
         self._ensure_open()
         with self.transaction() as session:
-            for table in reversed(models.Base.metadata.sorted_tables):
-                if table is not models.DbSetting.__table__:
+            for table in reversed(tables.metadata.sorted_tables):
+                if table is not tables.settings:
                     session.execute(table.delete())
         self.get_session().expunge_all()
         self._default_user = None
@@ -592,23 +638,23 @@ class SqlStorageBackend(StorageBackend):
         if not self.in_transaction:
             raise TransactionError("delete_nodes_and_connections must be called inside `with storage.transaction():`")
         from provstore.sql.entities.deletion import delete_held_rows
+        from provstore.sql.models import DbNode
 
         pks = list(pks_to_delete)
         session = self.get_session()
-        delete_held_rows(session, models.DbNode, pks)
+        delete_held_rows(session, DbNode, pks)
         connection = session.connection()
         for chunk in batched(pks, self.delete_chunk_size):
             self._delete_node_chunk(connection, chunk)
 
     def _delete_node_chunk(self, connection: Connection, pks: list[int]) -> None:
         """Delete one chunk of nodes and every row that references them."""
-        link = models.DbLink.__table__
+        link = tables.links
         connection.execute(delete(link).where(link.c.input_id.in_(pks)))
         connection.execute(delete(link).where(link.c.output_id.in_(pks)))
-        for model in (models.DbGroupNode, models.DbComment, models.DbLog):
-            table = model.__table__
+        for table in (tables.group_nodes, tables.comments, tables.logs):
             connection.execute(delete(table).where(table.c.dbnode_id.in_(pks)))
-        node = models.DbNode.__table__
+        node = tables.nodes
         connection.execute(delete(node).where(node.c.id.in_(pks)))
 
     # ------------------------------------------------------------------------- settings
@@ -617,11 +663,12 @@ class SqlStorageBackend(StorageBackend):
 
         :raises NotExistent: (a KeyError) the variable does not exist.
         """
-        session = self.get_session()
-        setting = session.scalars(select(models.DbSetting).where(models.DbSetting.key == key)).one_or_none()
-        if setting is None:
+        setting = tables.settings
+        with self.connection() as connection:
+            row = connection.execute(select(setting.c.val).where(setting.c.key == key)).one_or_none()
+        if row is None:
             raise NotExistent(f"no global variable {key!r}")
-        return setting.val
+        return row.val
 
     def set_global_variable(self, key: str, value: Any, description: str | None = None, overwrite: bool = True) -> None:
         """Set a global variable (a JSON value).
@@ -629,11 +676,13 @@ class SqlStorageBackend(StorageBackend):
         :raises ValueError: the key exists and ``overwrite`` is False.
         :raises ValidationError: the value cannot be stored as JSON (see :mod:`provstore.storage.json_values`).
         """
+        from provstore.sql.models import DbSetting
+
         value = clean_json_value(value, f"global variable {key!r}")
-        with self._translate_errors(models.DbSetting.__table__), self.transaction() as session:
-            setting = session.scalars(select(models.DbSetting).where(models.DbSetting.key == key)).one_or_none()
+        with self._translate_errors(tables.settings), self.transaction() as session:
+            setting = session.scalars(select(DbSetting).where(DbSetting.key == key)).one_or_none()
             if setting is None:
-                session.add(models.DbSetting(key=key, val=value, description=description or ""))
+                session.add(DbSetting(key=key, val=value, description=description or ""))
             elif not overwrite:
                 raise ValueError(f"global variable {key!r} already exists")
             else:
@@ -645,30 +694,32 @@ class SqlStorageBackend(StorageBackend):
     # ---------------------------------------------------------------------- information
     def get_info(self, detailed: bool = False) -> dict[str, Any]:
         """Return the schema version, entity counts (by type when ``detailed``) and repository information."""
-        session = self.get_session()
         counts = {
-            "users": models.DbUser,
-            "computers": models.DbComputer,
-            "authinfos": models.DbAuthInfo,
-            "groups": models.DbGroup,
-            "nodes": models.DbNode,
-            "links": models.DbLink,
-            "comments": models.DbComment,
-            "logs": models.DbLog,
+            "users": tables.users,
+            "computers": tables.computers,
+            "authinfos": tables.authinfos,
+            "groups": tables.groups,
+            "nodes": tables.nodes,
+            "links": tables.links,
+            "comments": tables.comments,
+            "logs": tables.logs,
         }
-        entities: dict[str, Any] = {
-            name: session.scalar(select(func.count()).select_from(model)) for name, model in counts.items()
-        }
-        if detailed:
-            entities["node_types"] = dict(
-                session.execute(select(models.DbNode.node_type, func.count()).group_by(models.DbNode.node_type)).all()
-            )
-            entities["link_types"] = dict(
-                session.execute(select(models.DbLink.type, func.count()).group_by(models.DbLink.type)).all()
-            )
+        node, link = tables.nodes, tables.links
+        with self.connection() as connection:
+            entities: dict[str, Any] = {
+                name: connection.scalar(select(func.count()).select_from(table)) for name, table in counts.items()
+            }
+            if detailed:
+                entities["node_types"] = dict(
+                    connection.execute(select(node.c.node_type, func.count()).group_by(node.c.node_type)).all()
+                )
+                entities["link_types"] = dict(
+                    connection.execute(select(link.c.type, func.count()).group_by(link.c.type)).all()
+                )
+            schema_version = SqlMigrator(connection, self.profile.name).version()
         return {
             "backend": type(self).__name__,
-            "schema_version": SqlMigrator(session.connection(), self.profile.name).version(),
+            "schema_version": schema_version,
             "database": self._database_info(),
             "entities": entities,
             "repository": self.get_repository().get_info(detailed),
@@ -685,9 +736,10 @@ class SqlStorageBackend(StorageBackend):
         if not keys:
             return keys
         referenced: set[str] = set()
-        statement = select(models.DbNode.repository_metadata).execution_options(yield_per=1000)
-        for (metadata,) in self.get_session().execute(statement):
-            _collect_keys(metadata or {}, referenced)
+        statement = select(tables.nodes.c.repository_metadata).execution_options(yield_per=1000)
+        with self.connection() as connection:
+            for (metadata,) in connection.execute(statement):
+                _collect_keys(metadata or {}, referenced)
         return keys - referenced
 
     def maintain(self, full: bool = False, dry_run: bool = False, **kwargs: Any) -> dict[str, Any]:
@@ -704,10 +756,10 @@ class SqlStorageBackend(StorageBackend):
                 "repository": self._repository.maintain(dry_run=dry_run, live=True, **kwargs),
                 "database": self._maintain_database(full=False, dry_run=dry_run),
             }
-        self.get_session().commit()  # end any implicit read transaction before taking exclusive access
+        self._end_implicit_transaction()  # before taking exclusive access
         with self._lock.exclusive():
             unreferenced = sorted(self.get_unreferenced_keyset())
-            self.get_session().commit()
+            self._end_implicit_transaction()
             if unreferenced and not dry_run:
                 self._repository.delete_objects(unreferenced)
             return {
@@ -715,6 +767,12 @@ class SqlStorageBackend(StorageBackend):
                 "repository": self._repository.maintain(dry_run=dry_run, live=False, **kwargs),
                 "database": self._maintain_database(full=True, dry_run=dry_run),
             }
+
+    def _end_implicit_transaction(self) -> None:
+        """Commit the transaction a read outside :meth:`transaction` began on this thread's session, if any."""
+        session = self._thread_session()
+        if session is not None:
+            session.commit()
 
     def _maintain_database(self, full: bool, dry_run: bool) -> dict[str, Any]:
         """Run database housekeeping; the base refreshes the planner statistics (``ANALYZE``)."""

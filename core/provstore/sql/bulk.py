@@ -9,21 +9,21 @@ from typing import Any
 from sqlalchemy import Table
 
 from provstore.exceptions import IntegrityError
-from provstore.sql import models
+from provstore.sql import tables
 from provstore.storage.entity_types import EntityTypes
 
 __all__ = ["RowPreparer", "batched", "table_for"]
 
-_TABLES: dict[EntityTypes, type[models.Base]] = {
-    EntityTypes.USER: models.DbUser,
-    EntityTypes.COMPUTER: models.DbComputer,
-    EntityTypes.AUTHINFO: models.DbAuthInfo,
-    EntityTypes.GROUP: models.DbGroup,
-    EntityTypes.NODE: models.DbNode,
-    EntityTypes.COMMENT: models.DbComment,
-    EntityTypes.LOG: models.DbLog,
-    EntityTypes.LINK: models.DbLink,
-    EntityTypes.GROUP_NODE: models.DbGroupNode,
+_TABLES: dict[EntityTypes, Table] = {
+    EntityTypes.USER: tables.users,
+    EntityTypes.COMPUTER: tables.computers,
+    EntityTypes.AUTHINFO: tables.authinfos,
+    EntityTypes.GROUP: tables.groups,
+    EntityTypes.NODE: tables.nodes,
+    EntityTypes.COMMENT: tables.comments,
+    EntityTypes.LOG: tables.logs,
+    EntityTypes.LINK: tables.links,
+    EntityTypes.GROUP_NODE: tables.group_nodes,
 }
 
 
@@ -33,7 +33,7 @@ def table_for(entity_type: EntityTypes | str) -> Table:
     :raises IntegrityError: the entity type is unknown.
     """
     try:
-        return _TABLES[EntityTypes(entity_type)].__table__  # type: ignore[return-value]
+        return _TABLES[EntityTypes(entity_type)]
     except ValueError:
         names = ", ".join(e.value for e in EntityTypes)
         raise IntegrityError(f"unknown entity type {entity_type!r}; known: {names}") from None

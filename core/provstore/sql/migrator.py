@@ -27,7 +27,7 @@ from provstore.exceptions import (
     StorageMigrationError,
     UnreachableStorage,
 )
-from provstore.sql import models
+from provstore.sql import tables
 from provstore.sql.engine import BEGIN_MODE_OPTION
 
 if TYPE_CHECKING:
@@ -128,9 +128,9 @@ class SqlMigrator:
 
         :raises CorruptStorage: provstore tables exist but no schema version.
         """
-        tables = set(sa.inspect(self.connection).get_table_names())
-        if VERSION_TABLE not in tables:
-            if tables & set(models.Base.metadata.tables):
+        found = set(sa.inspect(self.connection).get_table_names())
+        if VERSION_TABLE not in found:
+            if found & set(tables.metadata.tables):
                 raise CorruptStorage(
                     f"the database of profile {self.profile_name!r} holds provstore tables but no schema version"
                 )
@@ -184,17 +184,17 @@ class SqlMigrator:
 
     def repository_uuid(self) -> str | None:
         """Return the repository uuid recorded in the settings table, or None."""
-        setting = models.DbSetting.__table__
+        setting = tables.settings
         return self.connection.scalar(sa.select(setting.c.val).where(setting.c.key == REPOSITORY_UUID_KEY))
 
     def schema_differences(self) -> list[Any]:
-        """Return the differences alembic autogenerate finds between the models and this database."""
+        """Return the differences alembic autogenerate finds between the tables and this database."""
         from alembic.autogenerate import compare_metadata
         from alembic.migration import MigrationContext
 
         options = {"compare_type": True, "include_object": include_object_for(self.connection.dialect.name)}
         context = MigrationContext.configure(self.connection, opts=options)
-        return compare_metadata(context, models.metadata_for(self.connection.dialect.name))
+        return compare_metadata(context, tables.metadata_for(self.connection.dialect.name))
 
     # ------------------------------------------------------------------------- writing
     def initialise(self, repository_uuid: str | None) -> None:
@@ -203,9 +203,8 @@ class SqlMigrator:
 
         with self._transaction():
             command.upgrade(self.alembic_config(self.connection), "head")
-            setting = models.DbSetting.__table__
             self.connection.execute(
-                sa.insert(setting).values(
+                sa.insert(tables.settings).values(
                     key=REPOSITORY_UUID_KEY, val=repository_uuid, description="uuid of the storage's repository"
                 )
             )
@@ -238,7 +237,7 @@ class SqlMigrator:
     def drop_all(self) -> None:
         """Drop every provstore table and the version table."""
         with self._transaction():
-            models.Base.metadata.drop_all(self.connection)
+            tables.metadata.drop_all(self.connection)
             self.connection.execute(sa.text(f"DROP TABLE IF EXISTS {VERSION_TABLE}"))
 
     @contextlib.contextmanager
@@ -251,7 +250,7 @@ class SqlMigrator:
 
 
 def include_object_for(dialect_name: str) -> Callable[..., bool]:
-    """Return an alembic ``include_object`` hook skipping indexes the models create only on other dialects."""
+    """Return an alembic ``include_object`` hook skipping indexes the tables create only on other dialects."""
 
     def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
         ddl_if = getattr(obj, "_ddl_if", None)

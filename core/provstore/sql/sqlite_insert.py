@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Connection, Dialect, Table
 
 from provstore.exceptions import ValidationError
-from provstore.sql.models import UtcDateTime
+from provstore.sql.tables import UtcDateTime
 
 __all__ = ["sqlite_insert_returning_ids"]
 

@@ -12,10 +12,9 @@ See ``docs/querying.md`` for the filter operators and their exact semantics (ide
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import ColumnElement, FromClause, Select, Table, func, select
 
@@ -25,9 +24,6 @@ from provstore.sql.query.entities import LINK_TABLE, entity_table, relationship
 from provstore.sql.query.fields import FieldRef, parse_field
 from provstore.sql.query.filters import FilterCompiler
 from provstore.sql.query.traversal import check_depth, check_link_types, check_pks, reachable_nodes
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
 
 __all__ = ["QueryBuilder"]
 
@@ -63,7 +59,11 @@ class QueryBuilder:
     """Build and run a query on a SQL storage backend; every method that refines the query returns ``self``."""
 
     def __init__(self, backend: Any) -> None:
-        """Start an empty query on ``backend`` (anything with ``get_session()`` returning a SQLAlchemy Session)."""
+        """Start an empty query on ``backend``: a :class:`~provstore.sql.backend.SqlStorageBackend`.
+
+        Only its ``connection()`` (a context manager yielding a SQLAlchemy Connection) and ``dialect_name``
+        are used, so queries need no ORM.
+        """
         self._backend = backend
         self._dialect: Dialect | None = None
         self._entities: list[_Entity] = []
@@ -215,16 +215,16 @@ class QueryBuilder:
         """Return every row as a tuple of the projected values (with ``flat=True`` and one projection: the values)."""
         statement, projections = self._statement()
         self._check_flat(flat, projections)
-        with self._session() as session:
-            rows = session.execute(statement).all()
+        with self._backend.connection() as connection:
+            rows = connection.execute(statement).all()
         return [self._row(row, projections, flat) for row in rows]
 
     def first(self, flat: bool = False) -> Any | None:
         """Return the first row (None when there is none); ``order_by`` makes 'first' meaningful."""
         statement, projections = self._statement(limit=1)
         self._check_flat(flat, projections)
-        with self._session() as session:
-            row = session.execute(statement).first()
+        with self._backend.connection() as connection:
+            row = connection.execute(statement).first()
         return None if row is None else self._row(row, projections, flat)
 
     def one(self, flat: bool = False) -> Any:
@@ -235,8 +235,8 @@ class QueryBuilder:
         """
         statement, projections = self._statement(limit=2)
         self._check_flat(flat, projections)
-        with self._session() as session:
-            rows = session.execute(statement).all()
+        with self._backend.connection() as connection:
+            rows = connection.execute(statement).all()
         if not rows:
             raise NotExistent("the query matched no row")
         if len(rows) > 1:
@@ -246,8 +246,8 @@ class QueryBuilder:
     def count(self) -> int:
         """Return the number of rows :meth:`all` would return."""
         statement, _ = self._statement()
-        with self._session() as session:
-            return int(session.execute(select(func.count()).select_from(statement.subquery())).scalar_one())
+        with self._backend.connection() as connection:
+            return int(connection.execute(select(func.count()).select_from(statement.subquery())).scalar_one())
 
     def iterall(self, batch_size: int = 1000, flat: bool = False) -> Iterator[Any]:
         """Return an iterator over the rows of :meth:`all`, fetching ``batch_size`` at a time (bounded memory).
@@ -260,8 +260,8 @@ class QueryBuilder:
         return self._stream(statement, projections, size, flat)
 
     def _stream(self, statement: Select[Any], projections: list[_Projection], size: int, flat: bool) -> Iterator[Any]:
-        with self._session() as session:
-            result = session.execute(statement, execution_options={"yield_per": size})
+        with self._backend.connection() as connection:
+            result = connection.execute(statement, execution_options={"yield_per": size})
             try:
                 for row in result:
                     yield self._row(row, projections, flat)
@@ -288,24 +288,10 @@ class QueryBuilder:
     # ------------------------------------------------------------------------------------------ internals
     @property
     def dialect(self) -> Dialect:
-        """Return the SQL dialect of the storage (found once, from its session)."""
+        """Return the SQL dialect of the storage (found once, from its engine)."""
         if self._dialect is None:
-            self._dialect = dialect_for(self._backend.get_session().get_bind().dialect.name)
+            self._dialect = dialect_for(self._backend.dialect_name)
         return self._dialect
-
-    @contextlib.contextmanager
-    def _session(self) -> Iterator[Session]:
-        """Yield the storage's session; a transaction the query itself opened is ended afterwards."""
-        session = self._backend.get_session()
-        began = not session.in_transaction()
-        try:
-            yield session
-        except BaseException:
-            if began:
-                session.rollback()
-            raise
-        if began:
-            session.commit()
 
     def _new_entity(self, name: str, table: Table, tag: str | None) -> _Entity:
         taken = {entity.tag for entity in self._entities}

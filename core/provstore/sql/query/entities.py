@@ -8,23 +8,23 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, FromClause, Table
 
 from provstore.exceptions import ValidationError
-from provstore.sql import models
+from provstore.sql import tables
 
 __all__ = ["ENTITIES", "LINK_TYPES", "RELATIONSHIPS", "Relationship", "entity_table", "relationship"]
 
 ENTITIES: dict[str, Table] = {
-    "node": models.DbNode.__table__,  # type: ignore[dict-item]
-    "user": models.DbUser.__table__,  # type: ignore[dict-item]
-    "group": models.DbGroup.__table__,  # type: ignore[dict-item]
-    "computer": models.DbComputer.__table__,  # type: ignore[dict-item]
-    "comment": models.DbComment.__table__,  # type: ignore[dict-item]
-    "log": models.DbLog.__table__,  # type: ignore[dict-item]
-    "authinfo": models.DbAuthInfo.__table__,  # type: ignore[dict-item]
+    "node": tables.nodes,
+    "user": tables.users,
+    "group": tables.groups,
+    "computer": tables.computers,
+    "comment": tables.comments,
+    "log": tables.logs,
+    "authinfo": tables.authinfos,
 }
 """Entity name → table; field names are the table's column names (``metadata``, not ``metadata_``)."""
 
-LINK_TABLE: Table = models.DbLink.__table__  # type: ignore[assignment]
-GROUP_NODE_TABLE: Table = models.DbGroupNode.__table__  # type: ignore[assignment]
+LINK_TABLE: Table = tables.links
+GROUP_NODE_TABLE: Table = tables.group_nodes
 
 
 def entity_table(entity: str) -> tuple[str, Table]:
