@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from provstore.exceptions import IntegrityError, ValidationError
 from provstore.sql.backend import SqlStorageBackend
-from provstore.sql.bulk import table_for
+from provstore.sql.bulk import RowPreparer, table_for
 from provstore.storage import EntityTypes
 
 pytestmark = pytest.mark.postgres
@@ -85,7 +85,11 @@ def test_null_handling_matches_the_insert_path(psql_storage):
     copy_pk = psql_storage.bulk_insert(EntityTypes.NODE, [row])[0]
     with psql_storage.transaction() as session:
         generic = SqlStorageBackend._insert_chunk(
-            psql_storage, session.connection(), table_for(EntityTypes.NODE), [{**row, "uuid": str(uuid.uuid4())}]
+            psql_storage,
+            session.connection(),
+            table_for(EntityTypes.NODE),
+            [{**row, "uuid": str(uuid.uuid4())}],
+            RowPreparer(table_for(EntityTypes.NODE), allow_defaults=False),
         )[0]
     query = "SELECT id, process_type IS NULL, jsonb_typeof(attributes), dbcomputer_id IS NULL FROM db_dbnode"
     result = {row[0]: row[1:] for row in _rows(psql_storage, query)}

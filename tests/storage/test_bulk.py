@@ -40,9 +40,9 @@ def test_generator_is_consumed_in_chunks(storage, user_id, monkeypatch):
     original = backend_cls._insert_chunk
     produced_at_insert = []
 
-    def spy(self, connection, table, chunk):
+    def spy(self, connection, table, chunk, prepare):
         produced_at_insert.append(len(produced))
-        return original(self, connection, table, chunk)
+        return original(self, connection, table, chunk, prepare)
 
     monkeypatch.setattr(backend_cls, "_insert_chunk", spy)
     pks = storage.bulk_insert(EntityTypes.NODE, rows(), allow_defaults=True)

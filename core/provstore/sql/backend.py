@@ -11,7 +11,7 @@ import datetime
 import os
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
@@ -92,8 +92,9 @@ class SqlStorageBackend(StorageBackend):
       for ``maintain(full=True)``, ``migrate`` and ``initialise`` (default: :class:`NullProfileLock`).
     - ``_prepare_storage()``: make the storage usable on open (default: validate, modifying nothing).
     - ``_destroy_database(cls, profile)``: used by ``initialise(reset=True)`` (default: drop every table).
-    - ``_insert_chunk(connection, table, rows)``: one chunk of :meth:`bulk_insert` (default: multi-row
-      ``INSERT ... RETURNING``, hand-built on SQLite); must return the pks in input order. During
+    - ``_insert_chunk(connection, table, rows, prepare)``: one chunk of :meth:`bulk_insert`, the caller's rows
+      to pass through ``prepare`` (a :class:`~provstore.sql.bulk.RowPreparer`, in order) on the way (default:
+      multi-row ``INSERT ... RETURNING``, hand-built on SQLite); must return the pks in input order. During
       bulk-load mode ``self._local.bulk_load`` is the :class:`~provstore.sql.bulk_load.BulkLoad` in progress
       (on PostgreSQL the transaction then holds the table exclusively), else None.
     - ``_delete_node_chunk(connection, pks)``: one chunk of :meth:`delete_nodes_and_connections`.
@@ -538,11 +539,12 @@ class SqlStorageBackend(StorageBackend):
         Bulk-load mode: once a call has inserted :attr:`bulk_load_threshold` rows and more follow (and
         again each time the count doubled) it checks whether the table held at most as many rows before
         the call (the load at least doubles it); from the first time it did, the rest of the call runs with
-        the table's secondary indexes dropped (on PostgreSQL also its unique and foreign-key constraints,
-        never the primary key), which are rebuilt from the database's own definitions at the end, in the
-        same transaction (see :mod:`provstore.sql.bulk_load`). On PostgreSQL that holds an ACCESS EXCLUSIVE
-        lock on the table, and on the tables its foreign keys reference, until the transaction commits:
-        other sessions reading them wait, then see every row; if those locks cannot be had within
+        the table's secondary indexes dropped (on PostgreSQL also its foreign keys, its unique constraints
+        and its primary key, those two unless a foreign key depends on them), which are rebuilt from the
+        database's own definitions at the end, in the same transaction (see :mod:`provstore.sql.bulk_load`).
+        On PostgreSQL that holds an ACCESS EXCLUSIVE lock on the table, and on the tables its foreign keys
+        reference, until the transaction commits: other sessions reading them wait, then see every row; if
+        those locks cannot be had within
         :attr:`bulk_load_lock_timeout` seconds the call goes on row by row. On SQLite the write lock is
         held anyway and readers keep reading their snapshot. The result and the errors are the same in
         both modes; a duplicate key or dangling reference may only be found at the rebuild.
@@ -565,19 +567,22 @@ class SqlStorageBackend(StorageBackend):
                                 connection, table, self.bulk_load_lock_timeout
                             )
                             next_check = 0
-                    pks.extend(self._insert_chunk(connection, table, [prepare(row) for row in chunk]))
+                    pks.extend(self._insert_chunk(connection, table, chunk, prepare))
             finally:
                 self._local.bulk_load = None
             if load is not None:
                 load.finish()
         return pks
 
-    def _insert_chunk(self, connection: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:
-        """Insert one chunk of complete rows with multi-row ``INSERT ... RETURNING id``; return pks in order.
+    def _insert_chunk(
+        self, connection: Connection, table: Table, rows: list[Mapping[str, Any]], prepare: RowPreparer
+    ) -> list[int]:
+        """Insert one chunk, rows completed by ``prepare``, with multi-row ``INSERT ... RETURNING id``; return pks.
 
-        SQLite uses :func:`~provstore.sql.sqlite_insert.sqlite_insert_returning_ids`; other dialects
-        SQLAlchemy's "insertmanyvalues" batching with ids sorted into parameter order.
+        The pks come in input order. SQLite uses :func:`~provstore.sql.sqlite_insert.sqlite_insert_returning_ids`;
+        other dialects SQLAlchemy's "insertmanyvalues" batching with ids sorted into parameter order.
         """
+        rows = prepare.many(rows)
         if connection.dialect.name == "sqlite":
             return sqlite_insert_returning_ids(connection, table, rows)
         statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)

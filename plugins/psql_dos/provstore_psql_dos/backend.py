@@ -8,7 +8,7 @@ for full maintenance.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
@@ -27,6 +27,7 @@ from provstore_psql_dos.locking import AdvisoryProfileLock
 
 if TYPE_CHECKING:
     from provstore.config import Profile
+    from provstore.sql.bulk import RowPreparer
 
 __all__ = ["PsqlDosBackend"]
 
@@ -151,11 +152,13 @@ class PsqlDosBackend(SqlStorageBackend):
         self._local.rows_copied = 0  # position of the next chunk in the input, for error messages
         return super().bulk_insert(entity_type, rows, allow_defaults)
 
-    def _insert_chunk(self, connection: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    def _insert_chunk(
+        self, connection: Connection, table: Table, rows: list[Mapping[str, Any]], prepare: RowPreparer
+    ) -> list[int]:
         """Insert one chunk with ``COPY FROM STDIN`` (ids reserved from the sequence first); pks in input order."""
         first = getattr(self._local, "rows_copied", 0)
         locked = getattr(self._local, "bulk_load", None) is not None  # bulk-load mode: the table is ours alone
-        pks = copy_rows(connection, table, rows, first_index=first, table_locked=locked)
+        pks = copy_rows(connection, table, rows, prepare, first_index=first, table_locked=locked)
         self._local.rows_copied = first + len(rows)
         return pks
 

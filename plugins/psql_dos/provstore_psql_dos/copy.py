@@ -1,8 +1,8 @@
 """The bulk insert fast path of ``core.psql_dos``: ``COPY ... FROM STDIN`` with primary keys reserved up front.
 
-A chunk of rows is encoded in PostgreSQL's text COPY format *while* it is streamed in one ``COPY``
-command: the file-like object handed to psycopg2 produces lines on demand, so the server parses rows
-and updates the indexes on one core while Python encodes the next rows on another. The primary keys
+A chunk of rows is checked and encoded in PostgreSQL's text COPY format *while* it is streamed in one
+``COPY`` command: the file-like object handed to psycopg2 produces lines on demand, so the server parses
+rows and updates the indexes on one core while Python checks and encodes the next rows on another. The primary keys
 are taken from the table's sequence beforehand (``nextval`` over ``generate_series``) and written
 explicitly, so they come back in input order without a ``RETURNING`` round trip. Everything runs on
 the caller's connection, inside its transaction.
@@ -11,12 +11,13 @@ the caller's connection, inside its transaction.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from operator import itemgetter
 from typing import Any
 
 import psycopg2
 from provstore.exceptions import IntegrityError, ValidationError
+from provstore.sql.bulk import RowPreparer
 from provstore.sql.engine import json_dumps
 from sqlalchemy import JSON, Boolean, Connection, DateTime, Integer, String, Table, Text, TypeDecorator
 
@@ -152,17 +153,24 @@ class _CopyStream:
 
 
 def _lines(
-    table: Table, rows: list[dict[str, Any]], ids: list[int], encoders: list[tuple], first_index: int
+    table: Table,
+    rows: list[Mapping[str, Any]],
+    prepare: RowPreparer,
+    ids: list[int],
+    encoders: list[tuple],
+    first_index: int,
 ) -> Iterator[str]:
     """Yield the COPY text lines of the rows, :data:`LINES_PER_PIECE` at a time, each row's reserved id first.
 
-    Values are encoded column by column (see :func:`_column_encoder`; ``map`` over ``itemgetter``: the
-    loops run in C) and joined into lines the same way.
+    Rows are checked by ``prepare`` here, while the server parses the lines sent before, not all before the
+    ``COPY``: the checks then cost no wall time. Values are encoded column by column (see
+    :func:`_column_encoder`; ``map`` over ``itemgetter``: the loops run in C) and joined into lines the same way.
 
+    :raises IntegrityError: ``prepare`` refused a row (unknown or missing keys).
     :raises ValidationError: a value has the wrong type or cannot be encoded (NaN in JSON), naming row and column.
     """
     for start in range(0, len(rows), LINES_PER_PIECE):
-        part = rows[start : start + LINES_PER_PIECE]
+        part = prepare.many(rows[start : start + LINES_PER_PIECE])
         try:
             columns = [map(str, ids[start : start + LINES_PER_PIECE])]
             columns += [encode_column(list(map(itemgetter(name), part))) for name, _, encode_column in encoders]
@@ -183,10 +191,16 @@ def _raise_row_error(table: Table, rows: list[dict[str, Any]], encoders: list[tu
 
 
 def copy_rows(
-    connection: Connection, table: Table, rows: list[dict[str, Any]], first_index: int = 0, table_locked: bool = False
+    connection: Connection,
+    table: Table,
+    rows: list[Mapping[str, Any]],
+    prepare: RowPreparer,
+    first_index: int = 0,
+    table_locked: bool = False,
 ) -> list[int]:
-    """Insert complete rows (every column but ``id``) into ``table`` with one COPY; return their ids in order.
+    """Insert rows into ``table`` with one COPY; return their ids in order.
 
+    ``prepare`` turns each row into a complete one (every column but ``id``), as it is streamed.
     ``first_index`` is the position of ``rows[0]`` in the caller's whole input, for error messages.
     ``table_locked`` says the transaction holds ``table`` in ACCESS EXCLUSIVE mode (bulk-load mode): the
     ids are then reserved as one range (``setval``) instead of one ``nextval`` each, 0.5 s less per million.
@@ -213,7 +227,7 @@ def copy_rows(
         else:
             cursor.execute(_RESERVE_IDS, (sequence, len(rows)))
             ids = sorted(row[0] for row in cursor.fetchall())
-        stream = _CopyStream(_lines(table, rows, ids, encoders, first_index))
+        stream = _CopyStream(_lines(table, rows, prepare, ids, encoders, first_index))
         column_list = ", ".join(f'"{name}"' for name in ["id", *names])
         try:
             cursor.copy_expert(f"COPY {table.name} ({column_list}) FROM STDIN", stream, size=STREAM_READ_SIZE)
