@@ -10,6 +10,7 @@ import uuid
 import psycopg2
 import pytest
 from provstore.exceptions import IntegrityError
+from provstore.sql import bulk_load
 from provstore.storage import EntityTypes
 from storage.bulk_load_support import schema_snapshot, spy_bulk_load
 
@@ -142,3 +143,44 @@ def test_pending_checks_of_the_callers_transaction_run_before_the_switch(psql_st
             psql_storage.bulk_insert(EntityTypes.LINK, links * 2)  # the links table doubles: bulk-load mode
             assert modes[-1] is True
             psql_storage.bulk_insert(EntityTypes.NODE, [_node(user + 1000)], allow_defaults=True)
+
+
+def test_a_primary_key_is_dropped_only_when_no_foreign_key_depends_on_it(psql_storage, monkeypatch):
+    spy_bulk_load(monkeypatch, type(psql_storage), threshold=100, chunk=50)
+    loads = []
+    original_begin = bulk_load.BulkLoad.begin.__func__
+
+    def begin(cls, *args, **kwargs):
+        loads.append(original_begin(cls, *args, **kwargs))
+        return loads[-1]
+
+    monkeypatch.setattr(bulk_load.BulkLoad, "begin", classmethod(begin))
+    user = _user(psql_storage)
+    pks = psql_storage.bulk_insert(EntityTypes.NODE, [_node(user, i) for i in range(ROWS)], allow_defaults=True)
+    links = [{"input_id": a, "output_id": b, "label": "l", "type": "t"} for a, b in itertools.pairwise(pks)]
+    psql_storage.bulk_insert(EntityTypes.LINK, links)
+    nodes, links_load = loads
+    assert not any("db_dbnode_pkey" in drop for drop in nodes.drops)  # links, comments, logs refer to it
+    assert any(drop.endswith("DROP CONSTRAINT db_dblink_pkey") for drop in links_load.drops)
+
+
+def test_a_duplicate_id_is_found_when_the_primary_key_is_rebuilt(psql_storage, monkeypatch):
+    """Ids come from the sequence; one set back by hand gives ids that exist: the load fails, nothing is written."""
+    modes = spy_bulk_load(monkeypatch, type(psql_storage), threshold=100, chunk=50)
+    user = _user(psql_storage)
+    pks = psql_storage.bulk_insert(EntityTypes.NODE, [_node(user, i) for i in range(ROWS)], allow_defaults=True)
+    links = [{"input_id": a, "output_id": b, "label": "l", "type": "t"} for a, b in itertools.pairwise(pks)]
+    sequence = "SELECT setval(pg_get_serial_sequence('db_dblink', 'id'), {})"
+    with psql_storage.transaction() as session:
+        session.connection().exec_driver_sql(sequence.format(1000))
+    psql_storage.bulk_insert(EntityTypes.LINK, links[:10])  # ids 1001 to 1010
+    before = schema_snapshot(psql_storage)
+    with psql_storage.transaction() as session:
+        session.connection().exec_driver_sql(sequence.format(100))  # the next load takes ids 101 to 1089
+    modes.clear()
+    with pytest.raises(IntegrityError, match=r"^db_dblink: .*db_dblink_pkey.*Key \(id\)=\(\d+\) is duplicated"):
+        psql_storage.bulk_insert(EntityTypes.LINK, links[10:])
+    assert modes == [True]  # ids 1001 to 1010 went in after the switch, without the key: found when it was rebuilt
+    assert schema_snapshot(psql_storage) == before
+    count = "SELECT count(*) FROM db_dblink"
+    assert psql_storage.get_session().connection().exec_driver_sql(count).scalar() == 10
