@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 import pydantic
 import sqlalchemy as sa
-from provstore.sql import models
+from provstore.sql import tables
 from provstore.sql.backend import SqlStorageBackend
 from provstore.storage.entity_types import EntityTypes
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -165,13 +165,12 @@ class PsqlDosBackend(SqlStorageBackend):
     def _delete_node_chunk(self, connection: Connection, pks: list[int]) -> None:
         """Delete one chunk of nodes and everything attached to them, each statement with one array parameter."""
         chunk = sa.bindparam("pks", value=list(pks), type_=ARRAY(sa.Integer))
-        link = models.DbLink.__table__
+        link = tables.links
         touching = sa.or_(link.c.input_id == sa.any_(chunk), link.c.output_id == sa.any_(chunk))
         connection.execute(delete(link).where(touching))
-        for model in (models.DbGroupNode, models.DbComment, models.DbLog):
-            table = model.__table__
+        for table in (tables.group_nodes, tables.comments, tables.logs):
             connection.execute(delete(table).where(table.c.dbnode_id == sa.any_(chunk)))
-        node = models.DbNode.__table__
+        node = tables.nodes
         connection.execute(delete(node).where(node.c.id == sa.any_(chunk)))
 
     def _maintain_database(self, full: bool, dry_run: bool) -> dict[str, Any]:
