@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from disk_objectstore import Container
-from provstore.exceptions import ConfigurationError, UnreachableStorage, ValidationError
+from provstore.exceptions import ConfigurationError, CorruptStorage, UnreachableStorage, ValidationError
 from provstore_diskobjectstore.backend import DiskObjectStoreRepositoryBackend
 from provstore_sandbox.backend import SandboxRepositoryBackend
 
@@ -282,3 +282,84 @@ def test_uninitialised_container_is_a_clear_error(tmp_path: Path) -> None:
 def test_configuration_requires_filepath() -> None:
     with pytest.raises(ConfigurationError, match="filepath"):
         DiskObjectStoreRepositoryBackend.from_config({})
+
+
+# A process that opens a repository and reads its identity, then reports which heavy modules it loaded.
+IDENTITY = r"""
+import json, sys
+from provstore_diskobjectstore.backend import DiskObjectStoreRepositoryBackend
+repository = DiskObjectStoreRepositoryBackend.from_config(json.loads(sys.argv[1]))
+identity = [repository.is_initialised, repository.uuid, repository.key_format]
+repository.close()
+loaded = sorted({m.split(".")[0] + (".orm" if m.startswith("sqlalchemy.orm") else "") for m in sys.modules})
+print(json.dumps([identity, [m for m in loaded if m in ("disk_objectstore", "sqlalchemy.orm")]]))
+"""
+
+
+def test_identity_is_read_without_importing_disk_objectstore(repository, config) -> None:
+    """uuid, is_initialised and key_format come from config.json: disk-objectstore (and its ORM) stay unloaded."""
+    identity, loaded = _finish(_spawn(IDENTITY, json.dumps(config)))
+    assert identity == [True, repository.uuid, "sha256"]
+    assert repository.uuid == Container(config["filepath"]).container_id  # the id disk-objectstore itself reports
+    assert loaded == []
+
+
+def test_missing_config_or_subfolder_means_not_initialised(repository, config) -> None:
+    folder = Path(config["filepath"])
+    (folder / "sandbox").rmdir()
+    assert not repository.is_initialised and repository.uuid is None
+    (folder / "sandbox").mkdir()
+    (folder / "config.json").write_text("{not json")
+    assert not repository.is_initialised and repository.uuid is None
+    with pytest.raises(UnreachableStorage, match="not initialised"):
+        repository.has_object(hashlib.sha256(b"x").hexdigest())
+    (folder / "config.json").unlink()
+    assert not repository.is_initialised and repository.uuid is None
+
+
+@pytest.mark.parametrize("content", ["[]", '{"hash_type": "sha256"}', '{"container_id": 7}'])
+def test_config_without_container_id_is_corrupt(repository, config, content: str) -> None:
+    (Path(config["filepath"]) / "config.json").write_text(content)
+    assert repository.is_initialised  # disk-objectstore counts any JSON as a configuration
+    for attempt in (lambda: repository.uuid, lambda: repository.has_object(hashlib.sha256(b"x").hexdigest())):
+        with pytest.raises(CorruptStorage, match=r"invalid config\.json: no container_id") as raised:
+            attempt()
+        assert "\n" not in str(raised.value)
+    repository.initialise(clear=True)  # a reset still replaces it
+    assert repository.uuid is not None
+
+
+def test_other_hash_type_is_refused_on_first_use(repository, config) -> None:
+    path = Path(config["filepath"]) / "config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "hash_type": "sha1"}))
+    assert repository.key_format == "sha1"
+    with pytest.raises(ConfigurationError, match="uses sha1 keys; provstore needs sha256"):
+        repository.put_object_from_filelike(io.BytesIO(b"x"))
+
+
+def test_erase_forgets_the_container(repository, config) -> None:
+    repository.put_object_from_filelike(io.BytesIO(b"before"))
+    old_uuid = repository.uuid
+    repository.erase()
+    assert not Path(config["filepath"]).exists() and repository.uuid is None
+    repository.initialise()
+    assert repository.uuid not in (None, old_uuid)
+    assert list(repository.list_objects()) == []
+
+
+# The backend module where disk_objectstore cannot be imported: the plugin manager must name the package.
+MISSING = r"""
+import sys
+sys.modules["disk_objectstore"] = None  # makes ``import disk_objectstore`` fail as if it were not installed
+from provstore.exceptions import MissingDependency
+from provstore.plugins import get_plugin_manager
+try:
+    get_plugin_manager().get_repository_backend("core.diskobjectstore")
+except MissingDependency as exc:
+    print(str(exc))
+"""
+
+
+def test_missing_disk_objectstore_is_reported_when_the_backend_loads() -> None:
+    done = subprocess.run([sys.executable, "-c", MISSING], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().endswith("pip install disk-objectstore"), done.stdout + done.stderr

@@ -5,12 +5,18 @@ writes straight into packs. Every operation uses the container as a context mana
 sessions are closed when it ends: an open session would keep reading an old snapshot of the pack index
 and hold the file open. Writers to packs (batch writes, packing) are serialised between processes with
 an advisory lock on the container folder, because disk-objectstore allows only one pack writer at a time.
+
+Importing disk-objectstore costs ~60 ms (it loads SQLAlchemy's ORM for its pack index), so it is imported
+only in :func:`_disk_objectstore`, when the first object is read, written, listed or maintained. Opening a
+storage needs only the container's identity, read here from the container's ``config.json``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib.util
+import json
 import os
 import re
 import shutil
@@ -18,16 +24,22 @@ import sqlite3
 import urllib.parse
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pydantic
-from disk_objectstore import CompressMode, Container
 from provstore.config import format_validation_error
-from provstore.exceptions import ConfigurationError, UnreachableStorage, ValidationError
+from provstore.exceptions import ConfigurationError, CorruptStorage, UnreachableStorage, ValidationError
 from provstore.repository.abstract import AbstractRepositoryBackend, validate_key
 from pydantic import BaseModel, ConfigDict, Field
 
 from provstore_diskobjectstore.loose import write_loose_object
+
+if TYPE_CHECKING:
+    from disk_objectstore import Container
+
+if importlib.util.find_spec("disk_objectstore") is None:  # a missing dependency is reported when the class loads
+    raise ModuleNotFoundError("No module named 'disk_objectstore'", name="disk_objectstore")
 
 __all__ = ["DiskObjectStoreRepositoryBackend"]
 
@@ -36,6 +48,16 @@ _SHA256_KEY = re.compile(r"[0-9a-f]{64}")
 _NOT_LIVE = "not safe while the repository is in use (live=True)"
 _REPACK_PACK_ID = -1
 """The pack id disk-objectstore gives the temporary pack a repack copies into."""
+_CONFIG_FILE = "config.json"
+_SUBFOLDERS = ("packs", "loose", "duplicates", "sandbox")
+"""Sub-folders that, with a readable config.json, make a folder an initialised container (as in disk-objectstore)."""
+
+
+def _disk_objectstore() -> ModuleType:
+    """Import and return the ``disk_objectstore`` module: the one place it is imported, when first needed."""
+    import disk_objectstore
+
+    return disk_objectstore
 
 
 class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
@@ -69,7 +91,7 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         self._pack_size_target = pack_size_target
         self._loose_prefix_len = loose_prefix_len
         self._compression = compression
-        self._container = Container(self._filepath)
+        self._container: Container | None = None  # created on first use: see _disk_objectstore
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} folder={str(self._filepath)!r} uuid={self.uuid!r}>"
@@ -80,19 +102,47 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
             f"the disk-objectstore container at {self._filepath} is not initialised; call initialise() first"
         )
 
+    def _read_config(self) -> Any:
+        """Return the parsed ``config.json`` of the container, or None if the folder holds no initialised container.
+
+        Mirrors ``Container.is_initialised`` without importing disk-objectstore: ``config.json`` must be
+        readable JSON and the four sub-folders must exist.
+        """
+        try:
+            with open(self._filepath / _CONFIG_FILE, encoding="utf8") as handle:
+                config = json.load(handle)
+        except (ValueError, OSError):
+            return None
+        if not all((self._filepath / name).exists() for name in _SUBFOLDERS):
+            return None
+        return config
+
+    def _container_config(self) -> dict[str, Any] | None:
+        """Return the container's configuration, or None if the container is not initialised.
+
+        :raises CorruptStorage: ``config.json`` is JSON but not a container configuration (no ``container_id``).
+        """
+        config = self._read_config()
+        if config is not None and not (isinstance(config, dict) and isinstance(config.get("container_id"), str)):
+            raise CorruptStorage(
+                f"the disk-objectstore container at {self._filepath} has an invalid {_CONFIG_FILE}: no container_id"
+            )
+        return config
+
     @contextlib.contextmanager
     def _open(self) -> Iterator[Container]:
         """Yield the container and close its sessions afterwards; an uninitialised container is a clear error.
 
         (disk-objectstore itself raises ``FileNotFoundError`` for a missing index: mistakable for a missing object.)
         """
-        if not self._container.is_initialised:
+        config = self._container_config()
+        if config is None:
             raise self._not_initialised()
-        if self._container.hash_type != HASH_TYPE:
+        if config.get("hash_type") != HASH_TYPE:
             raise ConfigurationError(
-                f"the container at {self._filepath} uses {self._container.hash_type} keys; provstore needs {HASH_TYPE}"
+                f"the container at {self._filepath} uses {config.get('hash_type')} keys; provstore needs {HASH_TYPE}"
             )
-        with self._container as container:
+        with self.container as container:
             yield container
 
     @contextlib.contextmanager
@@ -136,17 +186,21 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
     # ----------------------------------------------------------------- identity and lifecycle
     @property
     def uuid(self) -> str | None:
-        """Return the container id, or None if the container is not initialised."""
-        return self._container.container_id if self.is_initialised else None
+        """Return the container id (read from its ``config.json``), or None if the container is not initialised."""
+        config = self._container_config()
+        return config["container_id"] if config is not None else None
 
     @property
     def key_format(self) -> str:
         """Return the hash type of the container (``"sha256"``)."""
-        return self._container.hash_type if self.is_initialised else HASH_TYPE
+        config = self._container_config()
+        return str(config.get("hash_type")) if config is not None else HASH_TYPE
 
     @property
     def container(self) -> Container:
         """Return the underlying container, for maintenance tools that need the full disk-objectstore API."""
+        if self._container is None:
+            self._container = _disk_objectstore().Container(self._filepath)
         return self._container
 
     def initialise(self, **kwargs: Any) -> None:
@@ -178,7 +232,7 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         if self.is_initialised and not clear:
             return
         try:
-            self._container.init_container(
+            self.container.init_container(
                 clear=clear,
                 pack_size_target=config.pack_size_target,
                 loose_prefix_len=config.loose_prefix_len,
@@ -193,23 +247,24 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
                 f"cannot create a disk-objectstore container in {self._filepath}: {exc.strerror}"
             ) from None
         finally:
-            self._container.close()
+            self.close()
 
     @property
     def is_initialised(self) -> bool:
         """Return whether the container folder holds an initialised container."""
-        return self._container.is_initialised
+        return self._read_config() is not None
 
     def erase(self) -> None:
         """Delete the container folder and everything in it."""
-        self._container.close()
+        self.close()
         if self._filepath.exists():
             shutil.rmtree(self._filepath)
-        self._container = Container(self._filepath)  # drop the cached configuration of the erased container
+        self._container = None  # drop the cached configuration of the erased container
 
     def close(self) -> None:
-        """Close the container's database sessions."""
-        self._container.close()
+        """Close the container's database sessions (if it was ever used)."""
+        if self._container is not None:
+            self._container.close()
 
     # ----------------------------------------------------------------------------- writing
     def _put_object_from_filelike(self, handle: BinaryIO) -> str:
@@ -371,7 +426,8 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
                     "compress": compress,
                 }
                 if not dry_run:
-                    container.pack_all_loose(compress=CompressMode.AUTO if compress else CompressMode.NO)
+                    modes = _disk_objectstore().CompressMode
+                    container.pack_all_loose(compress=modes.AUTO if compress else modes.NO)
             if do_repack:
                 unreferenced = sizes.total_size_packfiles_on_disk - sizes.total_size_packed_on_disk
                 operations["repack"] = {"packs": counts.pack_files, "reclaimable_bytes": unreferenced}

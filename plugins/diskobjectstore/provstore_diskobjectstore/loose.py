@@ -15,10 +15,12 @@ import hashlib
 import os
 import uuid
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from disk_objectstore import Container
 from provstore.repository.abstract import CHUNK_SIZE
+
+if TYPE_CHECKING:
+    from disk_objectstore import Container
 
 __all__ = ["write_loose_object"]
 
