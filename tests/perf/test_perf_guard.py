@@ -112,17 +112,26 @@ def test_cold_start_against_python(tmp_path):
 
 @pytest.mark.slow
 def test_repository_batch_against_single_puts(tmp_path):
-    """Writing 200 x 1 KiB objects in one batch is at least 5x faster than 200 single puts (measured ~30-60x)."""
+    """Writing 200 x 1 KiB objects in one batch is at least 5x faster than 200 single puts (measured ~30-60x).
+
+    Best of three rounds, each into new containers opened beforehand (the first use of a container imports
+    disk-objectstore), so that a moment of load on a shared machine does not decide the ratio.
+    """
     repository = benchmark("repository")
     payload = memoryview(os.urandom(1024 - 8))
-    single = repository.make_backend("dos", tmp_path / "single")
-    batch = repository.make_backend("dos", tmp_path / "batch")
-    single_seconds = repository.timed(
-        lambda: [single.put_object_from_filelike(h) for h in repository.handles(200, payload)]
-    )
-    batch_seconds = repository.timed(lambda: batch.put_objects_from_filelikes(repository.handles(200, payload)))
-    assert sorted(single.list_objects()) == sorted(batch.list_objects())  # the same keys either way
-    ratio = single_seconds / batch_seconds
+    single_seconds, batch_seconds = [], []
+    for round_ in range(3):
+        single = repository.make_backend("dos", tmp_path / f"single{round_}")
+        batch = repository.make_backend("dos", tmp_path / f"batch{round_}")
+        assert list(single.list_objects()) == list(batch.list_objects()) == []
+        single_seconds.append(
+            repository.timed(lambda s=single: [s.put_object_from_filelike(h) for h in repository.handles(200, payload)])
+        )
+        batch_seconds.append(
+            repository.timed(lambda b=batch: b.put_objects_from_filelikes(repository.handles(200, payload)))
+        )
+        assert sorted(single.list_objects()) == sorted(batch.list_objects())  # the same keys either way
+    ratio = min(single_seconds) / min(batch_seconds)
     print(f"batch / single puts: {ratio:.1f} x")
     assert ratio >= 5, f"the batch API is only {ratio:.1f}x faster than single puts"
 
