@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 import time
 import uuid
 
 import psycopg2
 import pytest
+import sqlalchemy as sa
 from provstore.exceptions import IntegrityError
 from provstore.sql import bulk_load
 from provstore.storage import EntityTypes
@@ -184,3 +186,34 @@ def test_a_duplicate_id_is_found_when_the_primary_key_is_rebuilt(psql_storage, m
     assert schema_snapshot(psql_storage) == before
     count = "SELECT count(*) FROM db_dblink"
     assert psql_storage.get_session().connection().exec_driver_sql(count).scalar() == 10
+
+
+def test_foreign_keys_to_a_bigger_table_are_checked_without_hash_joins(psql_storage, monkeypatch):
+    """Links reference the wider node table: merge join over both indexes; nodes reference tiny users: hash join."""
+    spy_bulk_load(monkeypatch, type(psql_storage), threshold=100, chunk=50)
+    in_force = {"enable_hashjoin": "on"}
+    when_added: dict[str, str] = {}  # foreign key name: enable_hashjoin while it was added and checked
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if isinstance(parameters, dict) and parameters.get("name") in in_force:
+            in_force[parameters["name"]] = parameters["value"]
+        added = re.search(r"ADD CONSTRAINT (\w+) FOREIGN KEY", statement)
+        if added:
+            when_added[added.group(1)] = in_force["enable_hashjoin"]
+
+    engine = psql_storage.get_session().get_bind()
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        user = _user(psql_storage)
+        pks = psql_storage.bulk_insert(EntityTypes.NODE, [_node(user, i) for i in range(ROWS)], allow_defaults=True)
+        links = [{"input_id": a, "output_id": b, "label": "l", "type": "t"} for a, b in itertools.pairwise(pks)]
+        psql_storage.bulk_insert(EntityTypes.LINK, links)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert when_added == {
+        "fk_db_dbnode_dbcomputer_id_db_dbcomputer": "on",
+        "fk_db_dbnode_user_id_db_dbuser": "on",
+        "fk_db_dblink_input_id_db_dbnode": "off",
+        "fk_db_dblink_output_id_db_dbnode": "off",
+    }
+    assert in_force["enable_hashjoin"] == "on"  # restored after the rebuild

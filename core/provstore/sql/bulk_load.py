@@ -187,11 +187,13 @@ class BulkLoad:
         postgresql = connection.dialect.name == "postgresql"
         names = [*_REBUILD_SETTINGS, "enable_hashjoin"] if postgresql else []
         previous = {name: connection.exec_driver_sql(f"SELECT current_setting('{name}')").scalar() for name in names}
+        own_bytes = 0
         if postgresql:
             _set_local(connection, _REBUILD_SETTINGS)
+            own_bytes = self._heap_bytes(self.table.name)
         try:
             for statement, referenced in self.creates:
-                merge = postgresql and referenced is not None and self._heap_bytes(referenced) > self._heap_bytes()
+                merge = postgresql and referenced is not None and self._heap_bytes(referenced) > own_bytes
                 if merge:
                     _set_local(connection, {"enable_hashjoin": "off"})
                 connection.exec_driver_sql(statement)
@@ -201,9 +203,9 @@ class BulkLoad:
             raise IntegrityError(f"{self.table.name}: {_one_line(exc.orig)}") from None
         _set_local(connection, previous)
 
-    def _heap_bytes(self, table: str | None = None) -> int:
-        """Return the size on disk of ``table`` (PostgreSQL's name), without indexes; the loaded table by default."""
-        return self.connection.exec_driver_sql(_PG_HEAP_BYTES, {"table": table or self.table.name}).scalar()
+    def _heap_bytes(self, table: str) -> int:
+        """Return the size on disk of ``table`` (a name PostgreSQL resolves), without its indexes."""
+        return self.connection.exec_driver_sql(_PG_HEAP_BYTES, {"table": table}).scalar()
 
 
 def _set_local(connection: Connection, settings: dict[str, str]) -> None:
