@@ -544,10 +544,10 @@ class SqlStorageBackend(StorageBackend):
         database's own definitions at the end, in the same transaction (see :mod:`provstore.sql.bulk_load`).
         On PostgreSQL that holds an ACCESS EXCLUSIVE lock on the table, and on the tables its foreign keys
         reference, until the transaction commits: other sessions reading them wait, then see every row; if
-        those locks cannot be had within
-        :attr:`bulk_load_lock_timeout` seconds the call goes on row by row. On SQLite the write lock is
-        held anyway and readers keep reading their snapshot. The result and the errors are the same in
-        both modes; a duplicate key or dangling reference may only be found at the rebuild.
+        those locks cannot be had within :attr:`bulk_load_lock_timeout` seconds the call goes on row by row.
+        On SQLite the write lock is held anyway and readers keep reading their snapshot. The result and the
+        errors are the same in both modes; a duplicate key or dangling reference may only be found at the
+        rebuild.
 
         :raises IntegrityError: a row has unknown or missing keys or violates a constraint; nothing is written.
         """

@@ -2,10 +2,10 @@
 
 A chunk of rows is checked and encoded in PostgreSQL's text COPY format *while* it is streamed in one
 ``COPY`` command: the file-like object handed to psycopg2 produces lines on demand, so the server parses
-rows and updates the indexes on one core while Python checks and encodes the next rows on another. The primary keys
-are taken from the table's sequence beforehand (``nextval`` over ``generate_series``) and written
-explicitly, so they come back in input order without a ``RETURNING`` round trip. Everything runs on
-the caller's connection, inside its transaction.
+rows and updates the indexes on one core while Python checks and encodes the next rows on another. The
+primary keys are taken from the table's sequence beforehand (``nextval`` over ``generate_series``) and
+written explicitly, so they come back in input order without a ``RETURNING`` round trip. Everything runs
+on the caller's connection, inside its transaction.
 """
 
 from __future__ import annotations
