@@ -7,13 +7,16 @@ A plugin that fails to load is recorded with its error instead of breaking the o
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import importlib
 import importlib.metadata
 import importlib.util
 import os
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +108,22 @@ def _module_available(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
         return False
+
+
+@contextlib.contextmanager
+def _garbage_collection_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a backend's modules import, then restore it.
+
+    Importing SQLAlchemy and pydantic allocates hundreds of thousands of long-lived objects, whose repeated
+    collections find no garbage and cost 10-20 ms of the 200 ms of opening a ``core.sqlite_dos`` profile.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _import_object(target: str) -> Any:
@@ -314,7 +333,8 @@ class PluginManager:
         """Import the class of ``spec`` and check it subclasses the group's base class."""
         module_name, _, attribute = spec.target.partition(":")
         try:
-            module = importlib.import_module(module_name)
+            with _garbage_collection_paused():
+                module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
             missing = exc.name or ""
             if not missing or module_name == missing or module_name.startswith(missing + "."):

@@ -6,6 +6,7 @@ distributions is tested in ``test_plugin_discovery.py``.
 
 from __future__ import annotations
 
+import gc
 import sys
 import textwrap
 
@@ -74,6 +75,24 @@ def test_backend_is_imported_only_when_resolved_and_then_cached(manager, modules
     cls = manager.get_storage_backend("test.lazy")
     assert cls.__name__ == "Store" and sys.modules["pm_lazy_store"].IMPORTS == 1
     assert manager.get_storage_backend("test.lazy") is cls
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_garbage_collection_is_paused_while_a_backend_imports_and_then_restored(manager, modules, enabled_before):
+    modules("pm_gc_store", STORAGE_MODULE + "import gc\nCOLLECTING = gc.isenabled()\n")
+    modules("pm_gc_broken", "raise RuntimeError('boom')\n")
+    manager.register(make_plugin([BackendSpec("test.gc", "pm_gc_store:Store", "")]), "p")
+    manager.register(make_plugin([BackendSpec("test.gc_broken", "pm_gc_broken:Store", "")]), "q")
+    (gc.enable if enabled_before else gc.disable)()
+    try:
+        manager.get_storage_backend("test.gc")
+        assert sys.modules["pm_gc_store"].COLLECTING is False
+        assert gc.isenabled() is enabled_before
+        with pytest.raises(PluginLoadError):
+            manager.get_storage_backend("test.gc_broken")
+        assert gc.isenabled() is enabled_before
+    finally:
+        gc.enable()
 
 
 def test_unknown_name_lists_installed_and_suggests_closest(manager):

@@ -15,6 +15,7 @@ from provstore.sql.engine import JSON_ENGINE_KWARGS, configure_sqlite_engine
 from provstore.sql.migrator import SqlMigrator
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.dialects import sqlite as _sqlite_dialect  # noqa: F401  imported with the backend, not at first connect
 from sqlalchemy.pool import StaticPool
 
 __all__ = ["SqliteTempBackend"]
