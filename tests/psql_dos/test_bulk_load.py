@@ -121,12 +121,14 @@ def test_pending_checks_of_the_callers_transaction_run_before_the_switch(psql_st
     modes = spy_bulk_load(monkeypatch, type(psql_storage), threshold=100, chunk=50)
     user = _user(psql_storage)
     before = schema_snapshot(psql_storage)
+    psql_storage.bulk_insert(EntityTypes.NODE, [_node(user, i) for i in range(150)], allow_defaults=True)
+    modes.clear()
     rows = [_node(user, i) for i in range(ROWS)]
     rows[20]["user_id"] = user + 1000  # inserted before the switch: its queued check fails when run at the switch
     with pytest.raises(IntegrityError, match=r"^db_dbnode: .*fk_db_dbnode_user_id_db_dbuser.*Key \(user_id\)"):
         psql_storage.bulk_insert(EntityTypes.NODE, rows, allow_defaults=True)
-    assert modes == [None]  # neither mode: failed while switching
-    assert _count(psql_storage) == 0
+    assert modes == [False, None]  # 150 rows held: not at 100 rows read, at 200 inserted, which failed
+    assert _count(psql_storage) == 150
     assert schema_snapshot(psql_storage) == before
 
     modes.clear()
@@ -135,8 +137,8 @@ def test_pending_checks_of_the_callers_transaction_run_before_the_switch(psql_st
         pks = psql_storage.bulk_insert(EntityTypes.NODE, [_node(user, i) for i in range(ROWS)], allow_defaults=True)
         links = [{"input_id": a, "output_id": b, "label": "l", "type": "t"} for a, b in itertools.pairwise(pks)]
         psql_storage.bulk_insert(EntityTypes.LINK, links)  # queued checks on db_dbnode, which it references
-    assert modes == [True, True]  # the queued checks ran, then the foreign keys could be dropped
-    assert _count(psql_storage) == ROWS + 10
+    assert modes == [False, True, True]  # the queued checks ran, then the foreign keys could be dropped
+    assert _count(psql_storage) == ROWS + 160
     assert schema_snapshot(psql_storage) == before
 
     # the checks that stay are deferred again: a dangling reference written later fails only at commit

@@ -36,10 +36,10 @@ def spy_bulk_load(monkeypatch: pytest.MonkeyPatch, backend_cls: type, threshold:
     monkeypatch.setattr(backend_cls, "bulk_load_threshold", threshold)
     monkeypatch.setattr(backend_cls, "bulk_chunk_size", chunk)
     decisions: list[bool | None] = []
-    original_worth_it, original_begin = bulk_load.BulkLoad.worth_it, bulk_load.BulkLoad.begin.__func__
+    original_holds_at_most, original_begin = bulk_load.BulkLoad.holds_at_most, bulk_load.BulkLoad.begin.__func__
 
-    def worth_it(*args: Any) -> bool:
-        answer = original_worth_it(*args)
+    def holds_at_most(*args: Any) -> bool:
+        answer = original_holds_at_most(*args)
         decisions.append(None if answer else False)  # True once begin succeeds; None if switching fails
         return answer
 
@@ -48,6 +48,6 @@ def spy_bulk_load(monkeypatch: pytest.MonkeyPatch, backend_cls: type, threshold:
         decisions[-1] = load is not None
         return load
 
-    monkeypatch.setattr(bulk_load.BulkLoad, "worth_it", staticmethod(worth_it))
+    monkeypatch.setattr(bulk_load.BulkLoad, "holds_at_most", staticmethod(holds_at_most))
     monkeypatch.setattr(bulk_load.BulkLoad, "begin", classmethod(begin))
     return decisions

@@ -90,14 +90,14 @@ class BulkLoad:
         self.creates = creates
 
     @staticmethod
-    def worth_it(connection: Connection, table: Table, loaded: int) -> bool:
-        """Return whether ``table`` held at most ``loaded`` rows before a call that has loaded ``loaded`` rows.
+    def holds_at_most(connection: Connection, table: Table, limit: int) -> bool:
+        """Return whether ``table`` holds at most ``limit`` rows; counting stops at ``limit + 1`` rows.
 
-        That is: the load at least doubles the table. The count stops at ``2 * loaded + 1`` rows, so asking
-        costs at most a scan of that many rows, however big the table.
+        Asking costs at most a scan of that many rows, however big the table: :meth:`SqlStorageBackend.bulk_insert`
+        asks whether its load at least doubles the table, which is when rebuilding the indexes pays.
         """
         bounded = text(f"SELECT count(*) FROM (SELECT 1 FROM {_quoted(connection, table)} LIMIT :limit) AS head")
-        return connection.scalar(bounded, {"limit": 2 * loaded + 1}) <= 2 * loaded
+        return connection.scalar(bounded, {"limit": limit + 1}) <= limit
 
     @classmethod
     def begin(cls, connection: Connection, table: Table, lock_timeout: float) -> BulkLoad | None:
