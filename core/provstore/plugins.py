@@ -7,16 +7,13 @@ A plugin that fails to load is recorded with its error instead of breaking the o
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import gc
 import importlib
 import importlib.metadata
 import importlib.util
 import os
 import re
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +21,7 @@ import pluggy
 
 from provstore import hookspecs
 from provstore.exceptions import MissingDependency, PluginConflict, PluginError, PluginLoadError, PluginNotFound
+from provstore.gc_tuning import collection_paused
 from provstore.hookspecs import ENTRY_POINT_GROUP, PROJECT_NAME, BackendSpec
 
 if TYPE_CHECKING:
@@ -108,22 +106,6 @@ def _module_available(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
         return False
-
-
-@contextlib.contextmanager
-def _garbage_collection_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a backend's modules import, then restore it.
-
-    Importing SQLAlchemy and pydantic allocates hundreds of thousands of long-lived objects, whose repeated
-    collections find no garbage and cost 10-20 ms of the 200 ms of opening a ``core.sqlite_dos`` profile.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _import_object(target: str) -> Any:
@@ -333,7 +315,7 @@ class PluginManager:
         """Import the class of ``spec`` and check it subclasses the group's base class."""
         module_name, _, attribute = spec.target.partition(":")
         try:
-            with _garbage_collection_paused():
+            with collection_paused():  # imports make no garbage cycles: collections would find none
                 module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
             missing = exc.name or ""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import math
 import uuid
 
 import pytest
 import sqlalchemy as sa
 from provstore.exceptions import IntegrityError, ValidationError
+from provstore.gc_tuning import BULK_YOUNG_THRESHOLD
 from provstore.sql import models
 from provstore.storage import EntityTypes
 
@@ -220,3 +222,26 @@ def test_unstorable_value(storage, user_id, field):
     with pytest.raises(ValidationError, match="db_dbnode"):
         storage.bulk_insert(EntityTypes.NODE, [node_row(user_id, **field)], allow_defaults=True)
     assert _count(storage, models.DbNode) == 0
+
+
+def test_bulk_insert_runs_with_spaced_collections_and_restores_them(storage, user_id):
+    previous = gc.get_threshold()
+    seen = []
+
+    def rows(count: int, bad_at: int | None = None):
+        for index in range(count):
+            seen.append(gc.get_threshold()[0])
+            yield {"node_type": "data.core.Int.", "user_id": user_id, "attributes": {"value": index}}
+            if index == bad_at:
+                yield {"unknown_column": 1}
+
+    gc.set_threshold(700, 10, 10)
+    try:
+        assert len(storage.bulk_insert(EntityTypes.NODE, rows(5), allow_defaults=True)) == 5
+        assert set(seen) == {BULK_YOUNG_THRESHOLD}
+        assert gc.get_threshold() == (700, 10, 10)
+        with pytest.raises(IntegrityError):
+            storage.bulk_insert(EntityTypes.NODE, rows(5, bad_at=2), allow_defaults=True)
+        assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        gc.set_threshold(*previous)

@@ -29,6 +29,7 @@ from provstore.exceptions import (
     TransactionError,
     ValidationError,
 )
+from provstore.gc_tuning import spaced_collections
 from provstore.sql import tables
 from provstore.sql.bulk import RowPreparer, batched, table_for
 from provstore.sql.bulk_load import BulkLoad
@@ -556,7 +557,7 @@ class SqlStorageBackend(StorageBackend):
         table = table_for(entity_type)
         prepare = RowPreparer(table, allow_defaults)
         pks: list[int] = []
-        with self._translate_errors(table), self.transaction() as session:
+        with spaced_collections(), self._translate_errors(table), self.transaction() as session:
             connection = session.connection()
             chunks = batched(rows, self.bulk_chunk_size)
             head, ahead = self._read_ahead(chunks)
@@ -622,7 +623,7 @@ class SqlStorageBackend(StorageBackend):
         """
         table = table_for(entity_type)
         columns = frozenset(column.name for column in table.columns if not column.primary_key)
-        with self._translate_errors(table), self.transaction() as session:
+        with spaced_collections(), self._translate_errors(table), self.transaction() as session:
             connection = session.connection()
             index = 0
             for chunk in batched(rows, self.bulk_chunk_size):
