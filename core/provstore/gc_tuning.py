@@ -6,13 +6,16 @@ nothing: importing a backend (SQLAlchemy and pydantic create hundreds of thousan
 and bulk operations, which hold a chunk of row dicts at a time, so the rows survive young collections,
 are promoted, and trigger full scans of the whole process (8 s of a 31 s million-node ``bulk_insert`` on
 ``core.sqlite_dos``). Both settings are process-wide, so they are counted: concurrent blocks in several
-threads share them, and the last one to leave restores what was there before the first.
+threads share them, and the last one to leave restores what was there before the first. A child forked
+while a block runs (in another thread) starts with the settings from before the block, since no block
+runs in it to restore them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import threading
 from collections.abc import Iterator
 
@@ -72,3 +75,20 @@ def spaced_collections() -> Iterator[None]:
             _spaced -= 1
             if _spaced == 0:
                 gc.set_threshold(*_spaced_previous)
+
+
+def _restore_in_child() -> None:
+    """Give a forked child the settings from before the blocks of its parent, which do not run in it."""
+    global _lock, _paused, _spaced
+    _lock = threading.Lock()  # another thread of the parent may have held it at the fork
+    if _paused:
+        _paused = 0
+        if _paused_enabled:
+            gc.enable()
+    if _spaced:
+        _spaced = 0
+        gc.set_threshold(*_spaced_previous)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_restore_in_child)

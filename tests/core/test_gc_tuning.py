@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import threading
 
 import pytest
@@ -61,3 +62,20 @@ def test_collection_paused_restores_the_previous_state(enabled):
             assert not gc.isenabled()
         assert not gc.isenabled()  # the outer block still runs
     assert gc.isenabled() is enabled
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_inside_the_blocks_starts_with_the_settings_from_before():
+    gc.enable()
+    gc.set_threshold(700, 10, 10)
+    read, write = os.pipe()
+    with collection_paused(), spaced_collections():
+        pid = os.fork()
+        if pid == 0:  # the child: report its settings, then leave without running the parent's cleanup
+            os.write(write, f"{gc.isenabled()} {gc.get_threshold()}".encode())
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        reported = pipe.read()
+    os.waitpid(pid, 0)
+    assert reported == "True (700, 10, 10)"
