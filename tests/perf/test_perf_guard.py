@@ -99,11 +99,11 @@ class _RollBack(Exception):
 @pytest.mark.parametrize(
     "node_storage", ["core.sqlite_dos", pytest.param("core.psql_dos", marks=pytest.mark.postgres)], indirect=True
 )
-def test_bulk_load_mode_against_the_ceiling(node_storage, request, tmp_path):
+def test_bulk_load_mode_against_the_ceiling(node_storage, request, tmp_path, monkeypatch):
     """bulk_insert of 59,999 links into an empty table (bulk-load mode, indexes and keys rebuilt after) reaches
     20% of the raw ceiling (measured ~60-70% at full size)."""
-    from provstore.sql import bulk_load
     from provstore.storage import EntityTypes
+    from storage.bulk_load_support import spy_bulk_load
 
     bench = benchmark("storage")
     storage, user = node_storage
@@ -122,25 +122,18 @@ def test_bulk_load_mode_against_the_ceiling(node_storage, request, tmp_path):
         def ceiling(run: int) -> float:
             return bench.sqlite_ceiling_seconds(bench.link_rows(pks), str(tmp_path / f"links{run}.db"), pragmas)
 
-    loads: list[object] = []
-    original_begin = bulk_load.BulkLoad.begin.__func__
-
-    def begin(cls, *args, **kwargs):
-        loads.append(original_begin(cls, *args, **kwargs))
-        return loads[-1]
-
+    backend = type(storage)  # the real threshold and chunk size, only spied on
+    modes = spy_bulk_load(monkeypatch, backend, backend.bulk_load_threshold, backend.bulk_chunk_size)
     ours, raw = [], []
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(bulk_load.BulkLoad, "begin", classmethod(begin))
-        for run in range(2):
-            try:
-                with storage.transaction():
-                    ours.append(bench.bulk_seconds(storage, EntityTypes.LINK, bench.link_rows(pks))[0])
-                    raise _RollBack
-            except _RollBack:
-                pass
-            raw.append(ceiling(run))
-    assert len(loads) == 2 and None not in loads  # both rounds ran in bulk-load mode
+    for run in range(2):
+        try:
+            with storage.transaction():
+                ours.append(bench.bulk_seconds(storage, EntityTypes.LINK, bench.link_rows(pks))[0])
+                raise _RollBack
+        except _RollBack:
+            pass
+        raw.append(ceiling(run))
+    assert modes == [True, True]  # both rounds ran in bulk-load mode
     ratio = min(raw) / min(ours)
     print(f"bulk_insert in bulk-load mode / raw ceiling: {ratio:.0%}")
     assert ratio >= 0.2, f"bulk_insert in bulk-load mode reaches only {ratio:.0%} of the raw ceiling"
