@@ -536,7 +536,9 @@ class SqlStorageBackend(StorageBackend):
     ) -> list[int]:
         """Insert rows (any iterable, consumed in chunks) in one transaction; return the new pks in input order.
 
-        Keys are the table's column names (``metadata``, not ``metadata_``) without ``id``.
+        Keys are the table's column names (``metadata``, not ``metadata_``) without ``id``. At most
+        :attr:`bulk_load_threshold` + :attr:`bulk_chunk_size` rows of the input are held at a time (the
+        read-ahead below), then one chunk: memory does not grow with the row count.
 
         Bulk-load mode: a call first reads :attr:`bulk_load_threshold` rows ahead (and one chunk more). If
         more rows follow them and the table holds at most as many rows (the load at least doubles it), the
