@@ -1,18 +1,18 @@
 """Alembic environment of provstore: always run programmatically on a connection given by the migrator.
 
-:class:`provstore.sql.migrator.SqlMigrator` puts the open connection in ``config.attributes["connection"]``;
+:class:`provstore_sql.migrator.SqlMigrator` puts the open connection in ``config.attributes["connection"]``;
 there is no ``alembic.ini`` and no offline (SQL script) mode.
 """
 
 from __future__ import annotations
 
 from alembic import context
-from provstore.sql.migrator import include_object_for
-from provstore.sql.tables import metadata_for
+from provstore_sql.migrator import include_object_for
+from provstore_sql.tables import metadata_for
 
 connection = context.config.attributes.get("connection")
 if connection is None or context.is_offline_mode():
-    raise RuntimeError("provstore migrations run only through provstore.sql.migrator.SqlMigrator, with a connection")
+    raise RuntimeError("provstore migrations run only through provstore_sql.migrator.SqlMigrator, with a connection")
 
 context.configure(
     connection=connection,

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 from provstore.exceptions import IntegrityError, MultipleObjectsError, NotExistent, ValidationError
-from provstore.sql.entities import SqlNode, entity_from_model
 from provstore.storage import AuthInfo, Comment, Computer, Group, Log, Node, User
+from provstore_sql.entities import SqlNode, entity_from_model
 
 DATA = "data.core.int.Int."
 
@@ -207,7 +207,7 @@ def test_get_or_create(storage):
 
 
 def test_count_and_iteration(storage, monkeypatch):
-    from provstore.sql.entities import base
+    from provstore_sql.entities import base
 
     monkeypatch.setattr(base, "ITERATION_BATCH_SIZE", 3)
     nodes = [storage.nodes.create(node_type=DATA, label=str(index)).store() for index in range(7)]
@@ -306,7 +306,7 @@ def test_entity_from_model(storage):
     node = storage.nodes.create(node_type=DATA).store()
     assert entity_from_model(storage, node.model) == node
     with pytest.raises(TypeError, match="DbSetting rows are not entities"):
-        from provstore.sql.models import DbSetting
+        from provstore_sql.models import DbSetting
 
         entity_from_model(storage, DbSetting())
 

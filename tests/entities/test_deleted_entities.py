@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 from provstore.exceptions import NotExistent
-from provstore.sql import models
+from provstore_sql import models
 
 DATA = "data.core.dict.Dict."
 CALC = "process.calculation.job."

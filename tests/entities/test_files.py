@@ -64,7 +64,7 @@ def test_overwrite_and_delete(node, storage):
 
 
 def test_object_is_written_before_the_node_refers_to_it(node, storage, monkeypatch):
-    from provstore.sql.entities import SqlNode
+    from provstore_sql.entities import SqlNode
 
     def fail(self, name, value):
         raise RuntimeError("database down")

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from provstore.exceptions import ValidationError
-from provstore.sql.engine import json_dumps
 from provstore.storage import EntityTypes
+from provstore_sql.engine import json_dumps
 
 WORK = "process.workflow.work."
 

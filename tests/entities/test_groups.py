@@ -33,7 +33,7 @@ def test_add_remove_and_list(storage, group):
 
 
 def test_each_add_is_one_statement_per_chunk(storage, group, monkeypatch):
-    from provstore.sql.entities import groups
+    from provstore_sql.entities import groups
 
     monkeypatch.setattr(groups, "CHUNK_SIZE", 4)
     nodes = make_nodes(storage, 10)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from provstore.exceptions import ValidationError
-from provstore.sql.models import DbLink
 from provstore.storage import LinkTriple, LinkType
+from provstore_sql.models import DbLink
 
 DATA = "data.core.int.Int."
 CALC = "process.calculation.job."

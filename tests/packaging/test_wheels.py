@@ -169,7 +169,7 @@ def test_extras_bring_plugins(fresh_env: VirtualEnv, config_dir: dict[str, str])
 
 
 def test_installed_from_wheels_not_the_source_tree(fresh_env: VirtualEnv) -> None:
-    script = "import provstore, provstore.migrations as m, importlib.resources as r; print(provstore.__file__); "
+    script = "import provstore, provstore_sql.migrations as m, importlib.resources as r; print(provstore.__file__); "
     script += "print('\\n'.join(sorted(p.name for p in r.files(m).iterdir())))"
     script += "; print('\\n'.join(sorted(p.name for p in r.files(m).joinpath('versions').iterdir())))"
     lines = fresh_env.check("python", "-c", script).stdout.split()

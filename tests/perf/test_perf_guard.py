@@ -195,7 +195,7 @@ NOT_NEEDED_TO_OPEN = (
     "psycopg2",
     "click",  # the CLI
     "provstore.storage.entities",  # the entity API, loaded when a collection is first used
-    "provstore.sql.models",  # the ORM classes (40 ms of declarative mapping), loaded with the first session
+    "provstore_sql.models",  # the ORM classes (40 ms of declarative mapping), loaded with the first session
     "disk_objectstore",  # the repository library (it imports sqlalchemy.orm), loaded when objects are first used
     "difflib",  # suggestions in a backend-not-found error
 )

@@ -9,9 +9,9 @@ import uuid
 import pytest
 import sqlalchemy as sa
 from provstore.exceptions import IntegrityError, ValidationError
-from provstore.sql.backend import SqlStorageBackend
-from provstore.sql.bulk import RowPreparer, table_for
 from provstore.storage import EntityTypes
+from provstore_sql.backend import SqlStorageBackend
+from provstore_sql.bulk import RowPreparer, table_for
 
 pytestmark = pytest.mark.postgres
 

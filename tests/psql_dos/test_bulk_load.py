@@ -12,8 +12,8 @@ import psycopg2
 import pytest
 import sqlalchemy as sa
 from provstore.exceptions import IntegrityError
-from provstore.sql import bulk_load
 from provstore.storage import EntityTypes
+from provstore_sql import bulk_load
 from storage.bulk_load_support import schema_snapshot, spy_bulk_load
 
 pytestmark = pytest.mark.postgres

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from provstore.exceptions import LockedProfileError
-from provstore.sql.migrator import SqlMigrator
+from provstore_sql.migrator import SqlMigrator
 
 pytestmark = pytest.mark.postgres
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from provstore.config import Profile
-from provstore.sql import models
+from provstore_sql import models
 
 
 def reopen(profile: Profile) -> Any:

@@ -51,7 +51,7 @@ print("done")
 READER = """
 import pathlib
 import sqlalchemy as sa
-from provstore.sql import models
+from provstore_sql import models
 
 storage = profile.storage_cls(profile)
 node, link = models.DbNode.__table__, models.DbLink.__table__

@@ -14,8 +14,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from provstore.sql.migrator import SqlMigrator
 from provstore.storage import EntityTypes
+from provstore_sql.migrator import SqlMigrator
 from storage.bulk_load_support import schema_snapshot
 
 from reliability.checks import assert_consistent, labels, referenced_keys, reopen
@@ -44,7 +44,7 @@ storage.bulk_insert(EntityTypes.NODE, rows(), allow_defaults=True)
 
 BULK_LOAD_CHILD = (
     """
-from provstore.sql import bulk_load
+from provstore_sql import bulk_load
 
 profile.storage_cls.bulk_load_threshold = 1000
 _begin = bulk_load.BulkLoad.begin.__func__

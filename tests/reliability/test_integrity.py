@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from provstore.config import Profile
 from provstore.exceptions import CorruptStorage, IncompatibleStorageSchema, UnreachableStorage
-from provstore.sql.migrator import SqlMigrator
+from provstore_sql.migrator import SqlMigrator
 
 from reliability.checks import database_dump, folder_digest, reopen
 from reliability.figures import record

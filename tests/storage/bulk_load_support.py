@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from provstore.sql import bulk_load
+from provstore_sql import bulk_load
 
 _POSTGRESQL = """
 SELECT 'index', c.relname, i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)

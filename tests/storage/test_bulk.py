@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 from provstore.exceptions import IntegrityError, ValidationError
 from provstore.gc_tuning import BULK_YOUNG_THRESHOLD
-from provstore.sql import models
 from provstore.storage import EntityTypes
+from provstore_sql import models
 
 from storage.rows import node_row, user_row
 

@@ -9,9 +9,9 @@ import uuid
 import pytest
 import sqlalchemy as sa
 from provstore.exceptions import IntegrityError
-from provstore.sql import models
-from provstore.sql.migrator import SqlMigrator
 from provstore.storage import EntityTypes
+from provstore_sql import models
+from provstore_sql.migrator import SqlMigrator
 
 from storage.bulk_load_support import schema_snapshot, spy_bulk_load
 

@@ -7,8 +7,8 @@ import itertools
 import pytest
 import sqlalchemy as sa
 from provstore.exceptions import TransactionError
-from provstore.sql import models
 from provstore.storage import EntityTypes
+from provstore_sql import models
 
 from storage.rows import node_row
 

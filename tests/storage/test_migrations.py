@@ -15,8 +15,8 @@ from provstore.exceptions import (
     StorageMigrationError,
     UnreachableStorage,
 )
-from provstore.sql.migrator import REPOSITORY_UUID_KEY, SqlMigrator
 from provstore.testing.profiles import make_profile
+from provstore_sql.migrator import REPOSITORY_UUID_KEY, SqlMigrator
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def _digest(profile) -> str:
 
 
 def test_migrations_are_found_as_package_resources():
-    root = files("provstore.migrations")
+    root = files("provstore_sql.migrations")
     assert root.joinpath("env.py").is_file()
     assert root.joinpath("script.py.mako").is_file()
     assert any(

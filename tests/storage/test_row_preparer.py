@@ -6,8 +6,8 @@ from types import MappingProxyType
 
 import pytest
 from provstore.exceptions import IntegrityError
-from provstore.sql.bulk import RowPreparer, table_for
 from provstore.storage import EntityTypes
+from provstore_sql.bulk import RowPreparer, table_for
 
 LINK = table_for(EntityTypes.LINK)
 

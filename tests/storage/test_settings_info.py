@@ -6,9 +6,9 @@ import io
 
 import pytest
 from provstore.exceptions import NotExistent
-from provstore.sql.migrator import REPOSITORY_UUID_KEY
 from provstore.storage import EntityTypes
 from provstore.testing.profiles import TEST_USER_EMAIL
+from provstore_sql.migrator import REPOSITORY_UUID_KEY
 
 from storage.rows import node_row
 

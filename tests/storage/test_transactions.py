@@ -59,7 +59,7 @@ def test_three_levels(storage):
 
 
 def test_implicit_work_is_committed_when_a_transaction_opens(storage):
-    from provstore.sql.models import DbSetting
+    from provstore_sql.models import DbSetting
 
     session = storage.get_session()
     session.add(DbSetting(key="implicit", val="v", description=""))

@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from provstore_sql.archive_storage import ArchiveStorage
+
 from provstore.archive.format import (
     DATABASE_MEMBER,
     FORMAT_NAME,
@@ -32,7 +34,6 @@ from provstore.archive.format import (
     zip_errors,
 )
 from provstore.archive.repository import ZipRepository
-from provstore.archive.storage import ArchiveStorage
 from provstore.exceptions import CorruptStorage, ValidationError
 from provstore.repository.abstract import CHUNK_SIZE
 from provstore.storage.abstract import StorageBackend
@@ -48,8 +49,9 @@ def create_archive(
 
     :raises ValidationError: ``path`` exists already.
     """
+    from provstore_sql.migrator import SqlMigrator
+
     from provstore import __version__
-    from provstore.sql.migrator import SqlMigrator
 
     path = Path(path)
     if path.exists():

@@ -15,8 +15,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from provstore_sql.migrator import REPOSITORY_UUID_KEY
+
 from provstore.exceptions import CorruptStorage, IntegrityError, NotExistent, ValidationError
-from provstore.sql.migrator import REPOSITORY_UUID_KEY
 from provstore.storage.abstract import StorageBackend
 from provstore.transfer.objects import ObjectCopier
 from provstore.transfer.progress import progress_bar
@@ -142,9 +143,8 @@ def _source_settings(storage: StorageBackend) -> Iterator[tuple[str, Any, str]]:
 
     Settings are neither an entity collection nor a query entity, so they are read from the SQL session.
     """
+    from provstore_sql.models import DbSetting
     from sqlalchemy import select
-
-    from provstore.sql.models import DbSetting
 
     session = storage.get_session()  # type: ignore[attr-defined]
     began = not session.in_transaction()

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from provstore.exceptions import CorruptStorage
+from provstore.iterables import batched
 from provstore.repository.abstract import CHUNK_SIZE, AbstractRepositoryBackend
-from provstore.sql.bulk import batched
 from provstore.transfer.report import TransferReport
 
 __all__ = ["ObjectCopier", "hash_stream"]

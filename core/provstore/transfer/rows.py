@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provstore.exceptions import CorruptStorage
-from provstore.sql.bulk import batched
+from provstore.iterables import batched
 from provstore.storage.abstract import StorageBackend
 from provstore.storage.entity_types import EntityTypes
 from provstore.transfer.objects import ObjectCopier

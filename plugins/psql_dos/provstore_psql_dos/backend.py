@@ -1,6 +1,6 @@
 """The ``core.psql_dos`` storage backend: a PostgreSQL database plus a disk-objectstore repository.
 
-The SQL behaviour comes from :class:`~provstore.sql.backend.SqlStorageBackend`; this class says how
+The SQL behaviour comes from :class:`~provstore_sql.backend.SqlStorageBackend`; this class says how
 to reach the server, and replaces the generic paths where PostgreSQL has a faster one: ``COPY`` for
 bulk inserts, array parameters for large deletes, advisory locks for the profile lock and ``VACUUM``
 for full maintenance.
@@ -14,9 +14,9 @@ from urllib.parse import unquote, urlsplit
 
 import pydantic
 import sqlalchemy as sa
-from provstore.sql import tables
-from provstore.sql.backend import SqlStorageBackend
 from provstore.storage.entity_types import EntityTypes
+from provstore_sql import tables
+from provstore_sql.backend import SqlStorageBackend
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from sqlalchemy import Connection, Engine, Table, delete
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -27,7 +27,7 @@ from provstore_psql_dos.locking import AdvisoryProfileLock
 
 if TYPE_CHECKING:
     from provstore.config import Profile
-    from provstore.sql.bulk import RowPreparer
+    from provstore_sql.bulk import RowPreparer
 
 __all__ = ["PsqlDosBackend"]
 

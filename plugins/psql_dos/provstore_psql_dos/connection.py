@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg2
 import sqlalchemy as sa
 from provstore.exceptions import ConfigurationError, UnreachableStorage
-from provstore.sql.engine import JSON_ENGINE_KWARGS
+from provstore_sql.engine import JSON_ENGINE_KWARGS
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine
 

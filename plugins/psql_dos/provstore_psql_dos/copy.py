@@ -17,8 +17,8 @@ from typing import Any
 
 import psycopg2
 from provstore.exceptions import IntegrityError, ValidationError
-from provstore.sql.bulk import RowPreparer
-from provstore.sql.engine import json_dumps
+from provstore_sql.bulk import RowPreparer
+from provstore_sql.engine import json_dumps
 from sqlalchemy import JSON, Boolean, Connection, DateTime, Integer, String, Table, Text, TypeDecorator
 
 __all__ = ["copy_rows"]

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from provstore.exceptions import ProvstoreError
-from provstore.sql.locking import ProfileLock
+from provstore_sql.locking import ProfileLock
 
 from provstore_psql_dos.connection import MissingDatabase, connect
 

@@ -15,9 +15,9 @@ from typing import Any, ClassVar
 
 from provstore.config import Profile
 from provstore.exceptions import UnreachableStorage
-from provstore.sql.backend import SqlStorageBackend
-from provstore.sql.engine import JSON_ENGINE_KWARGS, configure_sqlite_engine
-from provstore.sql.locking import FileProfileLock, ProfileLock
+from provstore_sql.backend import SqlStorageBackend
+from provstore_sql.engine import JSON_ENGINE_KWARGS, configure_sqlite_engine
+from provstore_sql.locking import FileProfileLock, ProfileLock
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.dialects import sqlite as _sqlite_dialect  # noqa: F401  imported with the backend, not at first connect

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from provstore.config import Profile
-from provstore.sql.backend import SqlStorageBackend
-from provstore.sql.engine import JSON_ENGINE_KWARGS, configure_sqlite_engine
-from provstore.sql.migrator import SqlMigrator
+from provstore_sql.backend import SqlStorageBackend
+from provstore_sql.engine import JSON_ENGINE_KWARGS, configure_sqlite_engine
+from provstore_sql.migrator import SqlMigrator
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.dialects import sqlite as _sqlite_dialect  # noqa: F401  imported with the backend, not at first connect

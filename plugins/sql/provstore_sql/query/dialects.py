@@ -1,0 +1,286 @@
+"""SQL for JSON values, text and lists, written per dialect so that SQLite and PostgreSQL give identical answers.
+
+Semantics shared by both dialects (``docs/querying.md`` is the user-facing version):
+
+- a path resolves only through objects (key segments) and lists (index segments); anything else is *missing*;
+- ``==`` is JSON equality: types must match (``1 == 1.0`` but ``1 != "1"`` and ``true != 1``), lists and objects
+  compare deeply; ``None`` matches a JSON ``null`` that is present;
+- ordering comparisons and ``like`` only match values of the operand's JSON type (number or string); strings
+  compare by code point;
+- ``contains`` is PostgreSQL's ``@>`` (objects: recursive subset of keys; lists: every element of the operand is
+  matched by some element), ``has_key`` tests that an object has a key;
+- every predicate is true or false, never SQL NULL, so ``not`` is an exact complement.
+
+On PostgreSQL, ``==``, ``in`` and ``contains`` include a ``column @> {...}`` term and ``has_key`` a
+``column ? key`` term (the path's first key) that the GIN index on ``attributes``/``extras`` can serve.
+On SQLite, ``contains`` and deep equality are expanded in Python into per-path ``json_type``/``json_extract``
+tests and ``json_each`` searches, because the operand is known when the query is built.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from typing import Any
+
+from provstore.exceptions import ValidationError
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    select,
+)
+
+from provstore_sql.engine import json_dumps
+from provstore_sql.query.fields import JsonPath
+
+__all__ = ["Dialect", "SqliteDialect", "dialect_for", "is_number", "like_pattern"]
+
+_COMPARATORS = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def like_pattern(pattern: object) -> str:
+    """Return ``pattern`` if it is a valid LIKE pattern (``%`` any run, ``_`` one character, ``\\`` escapes).
+
+    :raises ValidationError: it is not a string or ends with a lone backslash.
+    """
+    if not isinstance(pattern, str):
+        raise ValidationError(f"like patterns are strings, got {pattern!r}")
+    if "\x00" in pattern:
+        raise ValidationError("like patterns cannot contain the NUL character")
+    trailing = len(pattern) - len(pattern.rstrip("\\"))
+    if trailing % 2:
+        raise ValidationError(f"like pattern {pattern!r} ends with an unfinished escape '\\'")
+    return pattern
+
+
+def is_number(value: Any) -> bool:
+    """Return whether ``value`` is a JSON number (bool excluded)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class Dialect(ABC):
+    """The dialect-specific parts of a query: JSON predicates, JSON projections, ordering, text and list tests."""
+
+    name: str
+
+    # ---------------------------------------------------------------------------------------- text and lists
+    def text_compare(self, column: ColumnElement[Any], op: str, value: str) -> ColumnElement[bool]:
+        """Return ``column <op> value`` comparing strings by code point."""
+        return _COMPARATORS[op](column, value)
+
+    @abstractmethod
+    def like(self, expression: ColumnElement[Any], pattern: str, insensitive: bool) -> ColumnElement[bool]:
+        """Return a case-sensitive (or ASCII-case-insensitive) LIKE test of a text expression."""
+
+    @abstractmethod
+    def in_values(self, column: ColumnElement[Any], values: list[Any]) -> ColumnElement[bool]:
+        """Return ``column IN values`` as a single bound parameter, so that huge lists stay linear."""
+
+    def text_order_key(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        """Return the expression that orders a text column by code point."""
+        return column
+
+    # ------------------------------------------------------------------------------------------------ JSON
+    @abstractmethod
+    def json_value(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[Any]:
+        """Return the JSON value at ``path`` of ``doc`` (SQL NULL when missing)."""
+
+    @abstractmethod
+    def json_projection(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[Any]:
+        """Return the JSON value at a non-empty ``path`` for projections: SQL NULL when missing or JSON null."""
+
+    def decode(self, value: Any) -> Any:
+        """Return the Python value of a fetched :meth:`json_projection` result."""
+        return value
+
+    @abstractmethod
+    def json_eq(self, doc: ColumnElement[Any], path: JsonPath, value: Any) -> ColumnElement[bool]:
+        """Return whether the value at ``path`` equals the JSON ``value`` (type-exact, deep)."""
+
+    @abstractmethod
+    def json_compare(self, doc: ColumnElement[Any], path: JsonPath, op: str, value: Any) -> ColumnElement[bool]:
+        """Return ``value_at_path <op> value`` for a number or a string operand; other JSON types never match."""
+
+    @abstractmethod
+    def json_like(
+        self, doc: ColumnElement[Any], path: JsonPath, pattern: str, insensitive: bool
+    ) -> ColumnElement[bool]:
+        """Return whether the value at ``path`` is a string matching ``pattern``."""
+
+    @abstractmethod
+    def json_has_key(self, doc: ColumnElement[Any], path: JsonPath, key: str) -> ColumnElement[bool]:
+        """Return whether the value at ``path`` is an object with ``key``."""
+
+    @abstractmethod
+    def json_contains(self, doc: ColumnElement[Any], path: JsonPath, value: dict | list) -> ColumnElement[bool]:
+        """Return whether the value at ``path`` contains ``value`` (PostgreSQL ``@>`` semantics)."""
+
+    @abstractmethod
+    def json_is_null(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[bool]:
+        """Return whether the value at ``path`` is missing or JSON null."""
+
+    @abstractmethod
+    def json_order_keys(self, doc: ColumnElement[Any], path: JsonPath) -> list[ColumnElement[Any]]:
+        """Return sort keys ordering JSON values: numbers, then strings, then false/true, then everything else."""
+
+
+# ---------------------------------------------------------------------------------------------------- SQLite
+def _sqlite_path(path: JsonPath) -> str:
+    """Return an SQLite JSON path for validated segments (keys are quoted; they hold no quote)."""
+    return "$" + "".join(f'."{segment}"' if isinstance(segment, str) else f"[{segment}]" for segment in path)
+
+
+def _glob_pattern(pattern: str) -> str:
+    """Translate a LIKE pattern into the equivalent (case-sensitive) GLOB pattern."""
+    out: list[str] = []
+    chars = iter(pattern)
+    for char in chars:
+        if char == "\\":
+            char = next(chars)
+        elif char == "%":
+            out.append("*")
+            continue
+        elif char == "_":
+            out.append("?")
+            continue
+        out.append(f"[{char}]" if char in "*?[" else char)
+    return "".join(out)
+
+
+_NUMBER_TYPES = ("integer", "real")
+
+
+class SqliteDialect(Dialect):
+    """SQLite: ``json_type``/``json_extract`` per path (``json_type`` tells ``true`` from ``1``), ``json_each``."""
+
+    name = "sqlite"
+
+    def like(self, expression: ColumnElement[Any], pattern: str, insensitive: bool) -> ColumnElement[bool]:
+        if insensitive:  # lower() folds ASCII only; LIKE with an explicit escape, whatever case_sensitive_like says
+            return func.lower(expression).like(func.lower(literal(pattern, String)), escape="\\")
+        return expression.op("GLOB", return_type=Boolean)(literal(_glob_pattern(pattern), String))
+
+    def in_values(self, column: ColumnElement[Any], values: list[Any]) -> ColumnElement[bool]:
+        if not all(isinstance(value, (int, str)) for value in values):
+            return column.in_(values)
+        members = func.json_each(literal(json_dumps(values), String)).table_valued("value")
+        return column.in_(select(members.c.value))
+
+    def json_value(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[Any]:
+        if not path:
+            return doc
+        return doc.op("->", return_type=String)(literal(_sqlite_path(path), String))
+
+    def json_projection(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[Any]:
+        return func.nullif(self.json_value(doc, path), literal("null", String), type_=String)
+
+    def decode(self, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    @staticmethod
+    def _type(doc: ColumnElement[Any], path: ColumnElement[str]) -> ColumnElement[str]:
+        """Return the JSON type name at ``path`` ('missing' when absent), never NULL."""
+        return func.coalesce(func.json_type(doc, path), "missing")
+
+    @staticmethod
+    def _path(path: JsonPath) -> ColumnElement[str]:
+        return literal(_sqlite_path(path), String)
+
+    def _eq(self, doc: ColumnElement[Any], path: ColumnElement[str], value: Any) -> ColumnElement[bool]:
+        """Return JSON equality at an SQL path expression; objects and lists are expanded recursively."""
+        kind = self._type(doc, path)
+        if value is None:
+            return kind == "null"
+        if isinstance(value, bool):
+            return kind == ("true" if value else "false")
+        # the value test comes first: SQLite stops at the first false term, so most rows parse the JSON once
+        if is_number(value):
+            return and_(func.json_extract(doc, path) == literal(value), kind.in_(_NUMBER_TYPES))
+        if isinstance(value, str):
+            return and_(func.json_extract(doc, path) == literal(value, String), kind == "text")
+        if isinstance(value, dict):
+            members = func.json_each(doc, path).table_valued("key")
+            size = select(func.count()).select_from(members).correlate_except(members).scalar_subquery()
+            parts = [self._eq(doc, path.concat(f'."{key}"'), item) for key, item in value.items()]
+            return and_(kind == "object", size == len(value), *parts)
+        parts = [self._eq(doc, path.concat(f"[{index}]"), item) for index, item in enumerate(value)]
+        return and_(kind == "array", func.json_array_length(doc, path) == len(value), *parts)
+
+    def _contains(self, doc: ColumnElement[Any], path: ColumnElement[str], value: Any) -> ColumnElement[bool]:
+        """Return PostgreSQL ``@>`` semantics at an SQL path expression (scalars inside the operand: equality)."""
+        if isinstance(value, dict):
+            parts = [self._contains(doc, path.concat(f'."{key}"'), item) for key, item in value.items()]
+            return and_(self._type(doc, path) == "object", *parts)
+        if isinstance(value, list):
+            parts = []
+            for item in value:
+                element = func.json_each(doc, path).table_valued("fullkey").alias()
+                search = select(1).select_from(element).where(self._contains(doc, element.c.fullkey, item))
+                parts.append(exists(search.correlate_except(element)))
+            return and_(self._type(doc, path) == "array", *parts)
+        return self._eq(doc, path, value)
+
+    def json_eq(self, doc: ColumnElement[Any], path: JsonPath, value: Any) -> ColumnElement[bool]:
+        return self._eq(doc, self._path(path), value)
+
+    def json_compare(self, doc: ColumnElement[Any], path: JsonPath, op: str, value: Any) -> ColumnElement[bool]:
+        sql_path = self._path(path)
+        kind = self._type(doc, sql_path)
+        test = _COMPARATORS[op](func.json_extract(doc, sql_path), literal(value))
+        return and_(test, kind.in_(_NUMBER_TYPES) if is_number(value) else kind == "text")
+
+    def json_like(
+        self, doc: ColumnElement[Any], path: JsonPath, pattern: str, insensitive: bool
+    ) -> ColumnElement[bool]:
+        sql_path = self._path(path)
+        test = self.like(func.json_extract(doc, sql_path), pattern, insensitive)
+        return and_(self._type(doc, sql_path) == "text", test)
+
+    def json_has_key(self, doc: ColumnElement[Any], path: JsonPath, key: str) -> ColumnElement[bool]:
+        return func.json_type(doc, self._path((*path, key))).isnot(None)
+
+    def json_contains(self, doc: ColumnElement[Any], path: JsonPath, value: dict | list) -> ColumnElement[bool]:
+        return self._contains(doc, self._path(path), value)
+
+    def json_is_null(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[bool]:
+        return self._type(doc, self._path(path)).in_(("null", "missing"))
+
+    def json_order_keys(self, doc: ColumnElement[Any], path: JsonPath) -> list[ColumnElement[Any]]:
+        sql_path = self._path(path)
+        kind = self._type(doc, sql_path)
+        found = func.json_extract(doc, sql_path)
+        return [
+            case((kind.in_(_NUMBER_TYPES), 1), (kind == "text", 2), (kind.in_(("false", "true")), 3), else_=4),
+            case((kind.in_(_NUMBER_TYPES), found)),
+            case((kind == "text", found)),
+            case((kind == "true", literal(1, Integer)), (kind == "false", literal(0, Integer))),
+        ]
+
+
+def dialect_for(name: str) -> Dialect:
+    """Return the query dialect of an SQLAlchemy dialect name.
+
+    The PostgreSQL one lives in :mod:`provstore_sql.query.postgresql`, imported here when first asked for: it
+    needs SQLAlchemy's PostgreSQL dialect package (45 ms to import), which SQLite storages never load.
+
+    :raises ValidationError: the database is neither SQLite nor PostgreSQL.
+    """
+    if name == "sqlite":
+        return SqliteDialect()
+    if name == "postgresql":
+        from provstore_sql.query.postgresql import PostgresDialect
+
+        return PostgresDialect()
+    raise ValidationError(f"queries support the dialects sqlite, postgresql, not {name!r}")

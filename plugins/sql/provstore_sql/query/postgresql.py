@@ -1,0 +1,152 @@
+"""The PostgreSQL query dialect: jsonb operators and SQL/JSON paths (see :mod:`provstore_sql.query.dialects`).
+
+A module of its own so that only PostgreSQL storages import SQLAlchemy's PostgreSQL dialect package, which
+:func:`provstore_sql.query.dialects.dialect_for` loads on first use.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    ColumnElement,
+    Numeric,
+    String,
+    and_,
+    any_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    literal_column,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
+
+from provstore_sql.engine import json_dumps
+from provstore_sql.query.dialects import _COMPARATORS, Dialect, is_number
+from provstore_sql.query.fields import JsonPath
+
+__all__ = ["PostgresDialect"]
+
+
+def _jsonpath(path: JsonPath) -> str:
+    """Return a strict SQL/JSON path for validated segments (keys are quoted; they hold no quote or backslash)."""
+    return "strict $" + "".join(f'."{segment}"' if isinstance(segment, str) else f"[{segment}]" for segment in path)
+
+
+def _wrap(path: JsonPath, value: Any) -> Any:
+    """Return the document that has ``value`` at ``path`` (list indexes become one-element lists)."""
+    for segment in reversed(path):
+        value = {segment: value} if isinstance(segment, str) else [value]
+    return value
+
+
+def _numeric(value: int | float) -> ColumnElement[Any]:
+    """Return a number as the ``numeric`` that stored JSON numbers become, so that comparisons with them are exact.
+
+    A float bound as such would reach PostgreSQL as ``numeric`` of its repr (``1e+23``), a different number
+    than the exact integer :func:`json_dumps` stores for it (``99999999999999991611392.0``).
+    """
+    return literal(Decimal(json_dumps(value)), Numeric)
+
+
+def _jsonb(value: Any) -> ColumnElement[Any]:
+    """Return ``value`` as a jsonb literal, written as stored values are (so ``numeric`` compares them exactly)."""
+    return cast(literal(json_dumps(value), String), JSONB)
+
+
+class PostgresDialect(Dialect):
+    """PostgreSQL: jsonb operators and SQL/JSON paths; ``@>`` and ``?`` terms let the GIN index help."""
+
+    name = "postgresql"
+
+    def text_compare(self, column: ColumnElement[Any], op: str, value: str) -> ColumnElement[bool]:
+        return _COMPARATORS[op](column.collate("C"), value)
+
+    def like(self, expression: ColumnElement[Any], pattern: str, insensitive: bool) -> ColumnElement[bool]:
+        if insensitive:  # lower() under the C collation folds ASCII only, like SQLite's lower()
+            return func.lower(expression.collate("C")).like(func.lower(literal(pattern, String).collate("C")))
+        return expression.like(literal(pattern, String))
+
+    def in_values(self, column: ColumnElement[Any], values: list[Any]) -> ColumnElement[bool]:
+        if all(is_number(value) and isinstance(value, int) for value in values):  # 2x faster to parse than ARRAY[]
+            array = "{" + ",".join(str(value) for value in values) + "}"
+            return column == any_(cast(literal(array, String), ARRAY(column.type)))
+        return column == any_(literal(values, ARRAY(column.type)))
+
+    def text_order_key(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        return column.collate("C")
+
+    def json_value(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[Any]:
+        if not path:
+            return doc
+        return func.jsonb_path_query_first(
+            doc, cast(literal(_jsonpath(path), String), JSONPATH), _jsonb({}), true(), type_=JSONB
+        )
+
+    def json_projection(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[Any]:
+        return func.nullif(self.json_value(doc, path), _jsonb(None), type_=JSONB)
+
+    def _text(self, value: ColumnElement[Any]) -> ColumnElement[Any]:
+        """Return the text of a jsonb string."""
+        return value.op("#>>", return_type=String)(literal_column("'{}'", ARRAY(String)))
+
+    def _prefilter(self, doc: ColumnElement[Any], path: JsonPath, value: Any) -> ColumnElement[bool]:
+        """Return ``doc @> wrap(path, value)``: necessary for equality or containment at ``path``; GIN-indexable."""
+        return and_(doc.isnot(None), doc.op("@>", return_type=Boolean)(_jsonb(_wrap(path, value))))
+
+    def json_eq(self, doc: ColumnElement[Any], path: JsonPath, value: Any) -> ColumnElement[bool]:
+        if not path:
+            return and_(doc.isnot(None), doc == _jsonb(value))
+        prefilter = self._prefilter(doc, path, value)
+        if all(isinstance(segment, str) for segment in path) and not isinstance(value, (dict, list)):
+            return prefilter  # containment of a scalar under object keys is equality
+        return and_(prefilter, func.coalesce(self.json_value(doc, path) == _jsonb(value), false()))
+
+    def json_compare(self, doc: ColumnElement[Any], path: JsonPath, op: str, value: Any) -> ColumnElement[bool]:
+        found = self.json_value(doc, path)
+        kind = func.jsonb_typeof(found)
+        if is_number(value):
+            test = _COMPARATORS[op](cast(found, Numeric), _numeric(value))
+            return case((kind == "number", test), else_=false())
+        return case((kind == "string", _COMPARATORS[op](self._text(found).collate("C"), value)), else_=false())
+
+    def json_like(
+        self, doc: ColumnElement[Any], path: JsonPath, pattern: str, insensitive: bool
+    ) -> ColumnElement[bool]:
+        found = self.json_value(doc, path)
+        test = self.like(self._text(found), pattern, insensitive)
+        return case((func.jsonb_typeof(found) == "string", test), else_=false())
+
+    def json_has_key(self, doc: ColumnElement[Any], path: JsonPath, key: str) -> ColumnElement[bool]:
+        found = self.json_value(doc, (*path, key)).isnot(None)
+        top = path[0] if path else key
+        if not isinstance(top, str):
+            return found
+        # the document must have the path's first key: ``doc ? top`` is necessary, and GIN-indexable
+        return and_(doc.op("?", return_type=Boolean)(top), found)
+
+    def json_contains(self, doc: ColumnElement[Any], path: JsonPath, value: dict | list) -> ColumnElement[bool]:
+        prefilter = self._prefilter(doc, path, value)
+        if all(isinstance(segment, str) for segment in path):
+            return prefilter
+        found = self.json_value(doc, path)
+        return and_(prefilter, func.coalesce(found.op("@>", return_type=Boolean)(_jsonb(value)), false()))
+
+    def json_is_null(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[bool]:
+        return func.coalesce(func.jsonb_typeof(self.json_value(doc, path)), "null") == "null"
+
+    def json_order_keys(self, doc: ColumnElement[Any], path: JsonPath) -> list[ColumnElement[Any]]:
+        found = self.json_value(doc, path)
+        kind = func.jsonb_typeof(found)
+        return [
+            case((kind == "number", 1), (kind == "string", 2), (kind == "boolean", 3), else_=4),
+            case((kind == "number", cast(found, Numeric))),
+            case((kind == "string", self._text(found).collate("C"))),
+            case((kind == "boolean", cast(found, Boolean))),
+        ]
