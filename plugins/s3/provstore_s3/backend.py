@@ -592,7 +592,8 @@ class S3RepositoryBackend(AbstractRepositoryBackend):
         parts: list[dict[str, Any]] = []
         size = 0
         try:
-            chunks = first
+            chunks = first[:]
+            first.clear()  # the caller's list must not keep the first part alive: one part in memory at a time
             while True:
                 if not chunks:
                     chunks, _ = _read_chunks(handle, self._part_size, digest)
@@ -611,6 +612,7 @@ class S3RepositoryBackend(AbstractRepositoryBackend):
                 )["ETag"]
                 parts.append({"ETag": etag, "PartNumber": number})
                 chunks = []
+                del body
             key = digest.hexdigest()
             if expected is not None and key != expected:
                 raise ValidationError(f"the content of {handle!r} changed while it was being stored")
