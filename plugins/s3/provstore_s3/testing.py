@@ -96,12 +96,6 @@ class S3TestServer:
             self._process = None
             self._log.close()
 
-    def reset(self) -> None:
-        """Delete every bucket and object of the server (moto's reset API)."""
-        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 (a local URL)
-            pass
-
     def repository_config(self, bucket: str, endpoint_url: str | None = None, **settings: Any) -> dict[str, Any]:
         """Return a ``core.s3`` configuration for ``bucket`` on this server (or on ``endpoint_url`` in front of it)."""
         return {

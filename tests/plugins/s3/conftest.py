@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("moto.server", reason="the S3 tests need moto[server] (requirements-dev.txt)")
 
-from provstore_s3.testing import S3TestServer  # noqa: E402
+from provstore_s3.testing import S3TestServer
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +40,7 @@ def s3_config(s3_server: S3TestServer) -> Iterator[Callable[..., dict[str, Any]]
         try:
             S3RepositoryBackend.from_config({**config, "endpoint_url": s3_server.url}).erase(force=True)
             client.delete_bucket(Bucket=config["bucket"])
-        except Exception:  # noqa: S110 (the bucket was never created, or erase removed it already)
+        except Exception:  # the bucket was never created, or erase removed it already
             pass
 
 
