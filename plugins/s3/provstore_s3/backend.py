@@ -267,6 +267,9 @@ class S3RepositoryBackend(AbstractRepositoryBackend):
                 raise ValueError("give access_key_id and secret_access_key together, or neither")
             return self
 
+    list_page_size: int = 1000
+    """Keys per listing request (S3 returns at most 1,000)."""
+
     def __init__(
         self,
         bucket: str,
@@ -390,8 +393,9 @@ class S3RepositoryBackend(AbstractRepositoryBackend):
     def _list(self, prefix: str) -> Iterator[dict[str, Any]]:
         """Yield the listing entries (``Key``, ``Size``, ``LastModified``) of the keys under ``prefix``, by page."""
         paginator = self.client.get_paginator("list_objects_v2")
+        pages = {"PageSize": self.list_page_size}
         try:
-            for page in paginator.paginate(Bucket=self._bucket, Prefix=self._prefix + prefix):
+            for page in paginator.paginate(Bucket=self._bucket, Prefix=self._prefix + prefix, PaginationConfig=pages):
                 yield from page.get("Contents", ())
         except Exception as exc:
             raise self._error(exc, "list the objects") from None
