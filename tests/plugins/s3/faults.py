@@ -106,7 +106,7 @@ class ErrorServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _answer
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _answer  # noqa: N815 (http.server names)
 
             def log_message(self, *args: Any) -> None:
                 pass
