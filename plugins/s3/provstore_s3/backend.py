@@ -82,75 +82,41 @@ def _secret(value: SecretStr | str | None) -> str | None:
     return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
-class _ChunksBody(io.RawIOBase):
-    """A seekable, readable view of a list of byte chunks: one multipart part, sent without joining it."""
-
-    def __init__(self, chunks: list[bytes]) -> None:
-        self._chunks = chunks
-        self._starts = []
-        total = 0
-        for chunk in chunks:
-            self._starts.append(total)
-            total += len(chunk)
-        self._size = total
-        self._position = 0
-
-    def __len__(self) -> int:
-        return self._size
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
-        self._position = max(0, base + offset)
-        return self._position
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        filled = 0
-        while filled < len(view) and self._position < self._size:
-            index = _bisect(self._starts, self._position)
-            chunk, start = self._chunks[index], self._position - self._starts[index]
-            count = min(len(view) - filled, len(chunk) - start)
-            view[filled : filled + count] = chunk[start : start + count]
-            filled += count
-            self._position += count
-        return filled
-
-    def read(self, size: int | None = -1) -> bytes:
-        if size is None or size < 0:
-            size = self._size - self._position
-        buffer = bytearray(min(size, max(0, self._size - self._position)))
-        count = self.readinto(buffer)
-        return bytes(buffer[:count]) if count < len(buffer) else bytes(buffer)
+def _fill_part(buffer: bytearray, handle: BinaryIO, digest: Any) -> int:
+    """Fill ``buffer`` from ``handle`` (hashing what is read) and return the byte count, short only at the end."""
+    view = memoryview(buffer)
+    filled = 0
+    readinto = getattr(handle, "readinto", None)
+    while filled < len(buffer):
+        if readinto is not None:
+            count = readinto(view[filled : filled + CHUNK_SIZE])
+            if not count:
+                break
+        else:
+            chunk = handle.read(min(CHUNK_SIZE, len(buffer) - filled))
+            if not chunk:
+                break
+            count = len(chunk)
+            view[filled : filled + count] = chunk
+        digest.update(view[filled : filled + count])
+        filled += count
+    view.release()
+    return filled
 
 
-def _bisect(starts: list[int], position: int) -> int:
-    """Return the index of the chunk holding ``position`` (``starts`` are the chunks' first offsets)."""
-    import bisect
+def _read_start(handle: BinaryIO, limit: int, digest: Any) -> bytearray:
+    """Read up to ``limit`` bytes of ``handle`` in reads of at most ``CHUNK_SIZE``, hashing them on the way.
 
-    return bisect.bisect_right(starts, position) - 1
-
-
-def _read_chunks(handle: BinaryIO, limit: int, digest: Any) -> tuple[list[bytes], int]:
-    """Read up to ``limit`` bytes of ``handle`` in chunks of at most ``CHUNK_SIZE``, hashing them on the way."""
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit:
-        chunk = handle.read(min(CHUNK_SIZE, limit - size))
+    The bytes go into one growing buffer (no list of chunks to join: that would hold them twice).
+    """
+    buffer = bytearray()
+    while len(buffer) < limit:
+        chunk = handle.read(min(CHUNK_SIZE, limit - len(buffer)))
         if not chunk:
             break
         digest.update(chunk)
-        chunks.append(chunk)
-        size += len(chunk)
-    return chunks, size
+        buffer += chunk
+    return buffer
 
 
 def _start_position(handle: BinaryIO) -> int | None:
@@ -544,30 +510,29 @@ class S3RepositoryBackend(AbstractRepositoryBackend):
         """Stream ``handle`` into the bucket (see the module docstring for how) and return its sha256 key."""
         start = _start_position(handle)
         digest = hashlib.sha256()
-        chunks, size = _read_chunks(handle, self._multipart_threshold + 1, digest)
-        if size <= self._multipart_threshold:
+        start_bytes = _read_start(handle, self._multipart_threshold + 1, digest)
+        if len(start_bytes) <= self._multipart_threshold:
             key = digest.hexdigest()
-            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
             self._call(
                 f"write object {key}",
                 "put_object",
                 Key=self._prefix + OBJECTS + key,
-                Body=body,
+                Body=start_bytes,
                 ChecksumSHA256=base64.b64encode(digest.digest()).decode(),
             )
             return key
         if start is not None:
-            del chunks
+            del start_bytes
             while chunk := handle.read(CHUNK_SIZE):
                 digest.update(chunk)
             key = digest.hexdigest()
             if self._head(self._prefix + OBJECTS + key) is not None:
                 return key  # already stored: nothing to upload
             handle.seek(start)
-            self._multipart_upload(self._prefix + OBJECTS + key, handle, [], expected=key)
+            self._multipart_upload(self._prefix + OBJECTS + key, handle, bytearray(), expected=key)
             return key
         staging = f"{self._prefix}{STAGING}{uuid.uuid4().hex}"
-        key, size = self._multipart_upload(staging, handle, chunks, digest=digest)
+        key, size = self._multipart_upload(staging, handle, start_bytes, digest=digest)
         try:
             target = self._prefix + OBJECTS + key
             if self._head(target) is None:
@@ -581,7 +546,7 @@ class S3RepositoryBackend(AbstractRepositoryBackend):
         self,
         name: str,
         handle: BinaryIO,
-        first: list[bytes],
+        first: bytearray,
         digest: Any = None,
         expected: str | None = None,
     ) -> tuple[str, int]:
@@ -589,22 +554,26 @@ class S3RepositoryBackend(AbstractRepositoryBackend):
 
         The content is hashed on the way (continuing ``digest`` if given, which already covers ``first``);
         the upload is completed only if the hash equals ``expected`` (when given), else aborted. Any failure
-        aborts the upload, so nothing appears under ``name``. Returns the sha256 and size of the content.
+        aborts the upload, so nothing appears under ``name``. ``first`` becomes the buffer of the parts and is
+        emptied when it is no longer needed, so one part's worth of memory is held at a time. Returns the sha256
+        and size of the content.
         """
         digest = digest if digest is not None else hashlib.sha256()
         upload_id = self._call(f"start uploading {name}", "create_multipart_upload", Key=name)["UploadId"]
         parts: list[dict[str, Any]] = []
         size = 0
         try:
-            chunks = first[:]
-            first.clear()  # the caller's list must not keep the first part alive: one part in memory at a time
+            # the first part is ``first`` (already read); each later part is read into one buffer, reused and
+            # sent as it is (no copy, no file-like body read in small blocks)
+            buffer, filled = (first, len(first)) if first else (bytearray(self._part_size), 0)
             while True:
-                if not chunks:
-                    chunks, _ = _read_chunks(handle, self._part_size, digest)
-                    if not chunks and parts:
+                if not filled:
+                    filled = _fill_part(buffer, handle, digest)
+                    if not filled and parts:
                         break
-                body = _ChunksBody(chunks)
-                size += len(body)
+                if filled < len(buffer):
+                    del buffer[filled:]  # the last part: shrink in place
+                size += filled
                 number = len(parts) + 1
                 etag = self._call(
                     f"upload part {number} of {name}",
@@ -612,11 +581,15 @@ class S3RepositoryBackend(AbstractRepositoryBackend):
                     Key=name,
                     UploadId=upload_id,
                     PartNumber=number,
-                    Body=body,
+                    Body=buffer,
                 )["ETag"]
                 parts.append({"ETag": etag, "PartNumber": number})
-                chunks = []
-                del body
+                if len(buffer) < self._part_size and number > 1:
+                    break  # a short part after the first: the end of the stream
+                if len(buffer) != self._part_size:
+                    buffer.clear()  # free the first part (the caller's too) before the next ones' buffer is made
+                    buffer = bytearray(self._part_size)
+                filled = 0
             key = digest.hexdigest()
             if expected is not None and key != expected:
                 raise ValidationError(f"the content of {handle!r} changed while it was being stored")
