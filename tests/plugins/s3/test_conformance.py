@@ -21,6 +21,7 @@ class TestS3(RepositoryBackendTests):
         return s3_config()
 
 
+@pytest.mark.slow
 class TestS3PrefixSmallParts(RepositoryBackendTests):
     """A repository in a folder of a bucket, with the smallest parts S3 allows and one request at a time."""
 

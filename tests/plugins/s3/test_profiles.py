@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from provstore.cli import cli
 from provstore.cli.config_options import field_options
 from provstore.config import Config, Profile
+from provstore.plugins import get_plugin_manager
 from provstore.storage import EntityTypes
 from provstore.testing.profiles import make_profile
 from provstore.transfer import transfer_storage
@@ -49,8 +50,9 @@ def open_store(tmp_path: Path) -> Iterator[Callable[..., Any]]:
     opened = []
 
     def factory(profile: Profile) -> Any:
-        profile.storage_cls.initialise(profile)
-        storage = profile.storage_cls(profile)
+        storage_cls = get_plugin_manager().get_storage_backend(profile.storage_backend)
+        storage_cls.initialise(profile)
+        storage = storage_cls(profile)
         opened.append(storage)
         return storage
 
@@ -115,6 +117,7 @@ def test_full_maintenance_deletes_unreferenced_objects_from_the_bucket(s3_config
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 @pytest.mark.parametrize("direction", ["psql_s3-to-sqlite_dos", "sqlite_dos-to-psql_s3"])
 def test_transfer_between_psql_dos_with_s3_files_and_sqlite_dos(
     s3_config, tmp_path, open_store, pg_database, direction
