@@ -432,14 +432,20 @@ class S3RepositoryBackend(AbstractRepositoryBackend):
         )
         self._marker = marker
 
-    def _ensure_bucket(self) -> bool:
-        """Create the bucket unless it exists; return whether it was created here."""
+    def _bucket_exists(self) -> bool:
+        """Return whether the bucket exists (and these credentials may see it)."""
         try:
             self.client.head_bucket(Bucket=self._bucket)
-            return False
+            return True
         except Exception as exc:
-            if error_code(exc) not in ("404", "NoSuchBucket"):
-                raise self._error(exc, "check the bucket") from None
+            if error_code(exc) in ("404", "NoSuchBucket"):
+                return False
+            raise self._error(exc, "check the bucket") from None
+
+    def _ensure_bucket(self) -> bool:
+        """Create the bucket unless it exists; return whether it was created here."""
+        if self._bucket_exists():
+            return False
         if not self._create_bucket:
             raise ConfigurationError(
                 f"{self.where}: the bucket does not exist and create_bucket is off; create it or allow creating it"
@@ -474,6 +480,8 @@ class S3RepositoryBackend(AbstractRepositoryBackend):
         :raises ConfigurationError: the prefix holds keys this backend did not write and ``force`` is off.
         """
         marker = self._read_marker()
+        if marker is None and not self._bucket_exists():
+            return  # nothing to erase
         if not force:
             foreign = next((entry["Key"] for entry in self._list("") if self._kind(entry["Key"]) == "foreign"), None)
             if foreign is not None:

@@ -166,6 +166,7 @@ def test_initialise_creates_the_bucket_only_if_allowed(s3_config, s3_server):
     assert not repository.is_initialised
     with pytest.raises(ConfigurationError, match=rf"s3://{config['bucket']}/.*does not exist and create_bucket is off"):
         repository.initialise()
+    repository.erase()  # nothing to erase: no error
     s3_server.client().create_bucket(Bucket=config["bucket"])
     repository.initialise()
     assert repository.is_initialised and repository.uuid
@@ -193,3 +194,17 @@ def test_erase_in_a_shared_bucket_leaves_the_bucket_and_the_others(s3_config, s3
     repository.put_object_from_filelike(io.BytesIO(b"ours"))
     repository.erase()  # nothing foreign under its prefix
     assert [entry["Key"] for entry in client.list_objects_v2(Bucket=bucket)["Contents"]] == ["other-team/data.csv"]
+
+
+def test_listing_plugins_does_not_import_boto3():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from provstore.plugins import get_plugin_manager; "
+        "rows = get_plugin_manager().list_backends('repository'); "
+        "assert any(row.name == 'core.s3' and row.status == 'ok' for row in rows), rows; "
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in ('boto3', 'botocore', 's3transfer')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]"
