@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from provstore.query.fields import JsonPath, is_number
 from sqlalchemy import (
     ARRAY,
     Boolean,
@@ -23,13 +24,13 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    select,
     true,
 )
 from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
 
 from provstore_sql.engine import json_dumps
-from provstore_sql.query.dialects import _COMPARATORS, Dialect, is_number
-from provstore_sql.query.fields import JsonPath
+from provstore_sql.query.dialects import _COMPARATORS, Dialect
 
 __all__ = ["PostgresDialect"]
 
@@ -60,13 +61,20 @@ def _jsonb(value: Any) -> ColumnElement[Any]:
     return cast(literal(json_dumps(value), String), JSONB)
 
 
+_GIN_IN_VALUES = 100
+"""Up to this many values, ``in`` on a JSON path is also written as ``doc @> ANY(...)`` for the GIN index.
+
+Each row that term reads costs one containment test per value, so longer lists use only the hashed lookup.
+"""
+
+
 class PostgresDialect(Dialect):
     """PostgreSQL: jsonb operators and SQL/JSON paths; ``@>`` and ``?`` terms let the GIN index help."""
 
     name = "postgresql"
 
-    def text_compare(self, column: ColumnElement[Any], op: str, value: str) -> ColumnElement[bool]:
-        return _COMPARATORS[op](column.collate("C"), value)
+    def compare(self, column: ColumnElement[Any], op: str, value: Any) -> ColumnElement[bool]:
+        return _COMPARATORS[op](column.collate("C") if isinstance(value, str) else column, value)
 
     def like(self, expression: ColumnElement[Any], pattern: str, insensitive: bool) -> ColumnElement[bool]:
         if insensitive:  # lower() under the C collation folds ASCII only, like SQLite's lower()
@@ -107,6 +115,19 @@ class PostgresDialect(Dialect):
         if all(isinstance(segment, str) for segment in path) and not isinstance(value, (dict, list)):
             return prefilter  # containment of a scalar under object keys is equality
         return and_(prefilter, func.coalesce(self.json_value(doc, path) == _jsonb(value), false()))
+
+    def json_in(self, doc: ColumnElement[Any], path: JsonPath, values: list[Any]) -> ColumnElement[bool]:
+        # jsonb equality is JSON equality (1 = 1.0, 1 <> '1', true <> 1); IN on a subquery is a hashed subplan
+        listed = select(func.jsonb_array_elements(_jsonb(values)))
+        condition = func.coalesce(self.json_value(doc, path).in_(listed), false())
+        if not path or len(values) > _GIN_IN_VALUES:
+            return condition
+        # a short list also gets a ``doc @> ANY(...)`` term the GIN index serves; under object keys only, it is exact
+        wrapped = cast(literal([json_dumps(_wrap(path, value)) for value in values], ARRAY(String)), ARRAY(JSONB))
+        prefilter = and_(doc.isnot(None), doc.op("@>", return_type=Boolean)(any_(wrapped)))
+        if all(isinstance(segment, str) for segment in path):
+            return prefilter
+        return and_(prefilter, condition)
 
     def json_compare(self, doc: ColumnElement[Any], path: JsonPath, op: str, value: Any) -> ColumnElement[bool]:
         found = self.json_value(doc, path)
