@@ -223,5 +223,3 @@ def _decode(row: Any, columns: list[_Columns]) -> tuple[Any, ...]:
         values.append(item.decode(list(row[position : position + width])))
         position += width
     return tuple(values)
-
-

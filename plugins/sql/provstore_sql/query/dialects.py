@@ -41,7 +41,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    tuple_,
 )
 from sqlalchemy.sql.elements import Grouping
 
@@ -185,9 +184,17 @@ def _glob_pattern(pattern: str) -> str:
 _NUMBER_TYPES = ("integer", "real")
 
 
-def _json_category(kind: ColumnElement[str]) -> ColumnElement[str]:
-    """Return the JSON type name of SQLite's ``json_type`` with ``integer`` and ``real`` both ``number``."""
-    return case({"integer": "number", "real": "number"}, value=kind, else_=kind)
+def _json_key(kind: ColumnElement[str], value: ColumnElement[Any], missing: str | None = None) -> ColumnElement[Any]:
+    """Return one SQL value per JSON scalar, equal exactly when the scalars are JSON-equal.
+
+    ``kind`` and ``value`` are a ``json_type`` and its ``json_extract`` (or ``json_each``'s ``type`` and
+    ``value``). Numbers stay numbers (SQLite compares integers and reals by exact value); strings become
+    ``'s:' || text`` and booleans ``'b:1'``/``'b:0'``, texts that no number equals. Anything else (null,
+    missing, objects, lists) gives ``missing``, which no key equals.
+    """
+    text_key = literal("s:", String).concat(value)
+    branches = {"integer": value, "real": value, "text": text_key, "true": literal("b:1"), "false": literal("b:0")}
+    return case(branches, value=kind, else_=literal(missing, String) if missing is not None else None)
 
 
 @functools.cache
@@ -217,13 +224,14 @@ class SqliteDialect(Dialect):
         return column.in_(select(members.c.value))
 
     def json_in(self, doc: ColumnElement[Any], path: JsonPath, values: list[Any]) -> ColumnElement[bool]:
-        # (type, value) pairs on both sides, with integer and real as one type: json_extract alone would make
-        # 1 equal true and "1" equal 1; IN on a subquery builds a temporary index of the list once
+        # one key per JSON scalar on both sides (see _json_key); IN on a subquery indexes the list once. A row
+        # value (type, value) would say the same, but SQLite then searches the list row by row under NOT.
         sql_path = self._path(path)
-        found = tuple_(_json_category(func.json_type(doc, sql_path)), func.json_extract(doc, sql_path))
+        found = _json_key(func.json_type(doc, sql_path), func.json_extract(doc, sql_path), missing="m")
         members = func.json_each(literal(json_dumps(values), String)).table_valued("type", "value")
-        condition = func.coalesce(found.in_(select(_json_category(members.c.type), members.c.value)), false())
-        if any(value is None for value in values):  # json_extract gives NULL for a JSON null, which IN never finds
+        listed = select(_json_key(members.c.type, members.c.value)).where(members.c.type != "null")
+        condition = found.in_(listed)
+        if any(value is None for value in values):  # a JSON null has no key: json_extract gives SQL NULL
             return or_(self._type(doc, sql_path) == "null", condition)
         return condition
 

@@ -6,6 +6,7 @@ A module of its own so that only PostgreSQL storages import SQLAlchemy's Postgre
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -56,6 +57,16 @@ def _numeric(value: int | float) -> ColumnElement[Any]:
     return literal(Decimal(json_dumps(value)), Numeric)
 
 
+def _array_element(value: Any) -> str:
+    """Return ``value`` (int, bool, str or datetime) as an element of a PostgreSQL array literal."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    text = value.isoformat() if isinstance(value, datetime.datetime) else value
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _jsonb(value: Any) -> ColumnElement[Any]:
     """Return ``value`` as a jsonb literal, written as stored values are (so ``numeric`` compares them exactly)."""
     return cast(literal(json_dumps(value), String), JSONB)
@@ -82,10 +93,10 @@ class PostgresDialect(Dialect):
         return expression.like(literal(pattern, String))
 
     def in_values(self, column: ColumnElement[Any], values: list[Any]) -> ColumnElement[bool]:
-        if all(is_number(value) and isinstance(value, int) for value in values):  # 2x faster to parse than ARRAY[]
-            array = "{" + ",".join(str(value) for value in values) + "}"
-            return column == any_(cast(literal(array, String), ARRAY(column.type)))
-        return column == any_(literal(values, ARRAY(column.type)))
+        # one array literal '{...}' cast to the column's array type: parsed as one string, 2x to 4x faster than
+        # ARRAY[...] of bound values, and a constant, so that = ANY() is hashed for long lists
+        array = "{" + ",".join(_array_element(value) for value in values) + "}"
+        return column == any_(cast(literal(array, String), ARRAY(column.type)))
 
     def text_order_key(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         return column.collate("C")

@@ -22,6 +22,7 @@ from provstore_sql.query.entities import LINK_TABLE
 
 __all__ = ["reachable_nodes"]
 
+
 def reachable_nodes(
     dialect: Dialect,
     pks: Sequence[int],
