@@ -31,7 +31,7 @@ from provstore.query.entities import (
     entity_kind,
     related_kind,
 )
-from provstore.query.fields import FieldRef, JsonPath, parse_field
+from provstore.query.fields import INT64, FieldRef, JsonPath, parse_field
 from provstore.query.filters import Filter, parse_filters
 
 __all__ = ["EntityQuery", "OrderKey", "Projection", "QueryBuilder", "QuerySpec", "Traversal"]
@@ -460,26 +460,27 @@ def _capped(spec: QuerySpec, count: int) -> QuerySpec:
 def _non_negative(value: object, what: str) -> int | None:
     if value is None:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValidationError(f"{what} is a non-negative integer or None, got {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < INT64:
+        raise ValidationError(f"{what} is a non-negative integer below 2**63 or None, got {value!r}")
     return value
 
 
 def _positive(value: object, what: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValidationError(f"{what} is a positive integer, got {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value < INT64:
+        raise ValidationError(f"{what} is a positive integer below 2**63, got {value!r}")
     return value
 
 
 def _check_pks(pks: object) -> tuple[int, ...]:
     if isinstance(pks, int) and not isinstance(pks, bool):
-        return (pks,)
+        pks = [pks]
     try:
         values = tuple(pks)  # type: ignore[call-overload]
     except TypeError:
         raise ValidationError(f"start nodes are given as an int or a list of ints, got {pks!r}") from None
-    if not all(isinstance(pk, int) and not isinstance(pk, bool) for pk in values):
-        raise ValidationError(f"start nodes are given as an int or a list of ints, got {list(values)!r}")
+    for pk in values:
+        if not isinstance(pk, int) or isinstance(pk, bool) or not -INT64 <= pk < INT64:
+            raise ValidationError(f"start nodes are given as an int or a list of ints (64-bit), got {pk!r}")
     return values
 
 
@@ -496,6 +497,6 @@ def _check_link_types(link_types: str | Iterable[str] | None) -> tuple[str, ...]
 def _check_depth(max_depth: object) -> int | None:
     if max_depth is None:
         return None
-    if not isinstance(max_depth, int) or isinstance(max_depth, bool) or max_depth < 1:
-        raise ValidationError(f"max_depth is a positive integer or None, got {max_depth!r}")
+    if not isinstance(max_depth, int) or isinstance(max_depth, bool) or not 1 <= max_depth < INT64:
+        raise ValidationError(f"max_depth is a positive integer below 2**63 or None, got {max_depth!r}")
     return max_depth
