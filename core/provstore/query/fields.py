@@ -23,6 +23,7 @@ __all__ = [
     "check_column_value",
     "check_json_value",
     "check_key",
+    "check_members",
     "check_text",
     "is_number",
     "parse_field",
@@ -142,6 +143,31 @@ def check_json_value(value: Any, what: str) -> Any:
     if isinstance(value, dict):
         return {check_key(key, f"key in {what}"): check_json_value(item, what) for key, item in value.items()}
     raise ValidationError(f"{what}: {type(value).__name__} is not a JSON value")
+
+
+def check_members(field: FieldRef, values: Any, what: str) -> tuple[Any, ...]:
+    """Return the members of an ``in`` list, each checked as :func:`check_column_value` or, on JSON fields, as a
+    JSON scalar; lists of only strings or only integers (the usual long ones) are checked in one pass.
+
+    :raises ValidationError: a member is invalid for the field.
+    """
+    members = tuple(values)
+    kinds = {type(value) for value in members}
+    if kinds == {str} and field.kind in (FieldKind.JSON, FieldKind.TEXT):
+        if "\x00" in "".join(members):
+            check_text("\x00", what)
+        return members
+    if kinds == {int} and field.kind in (FieldKind.JSON, FieldKind.INTEGER):
+        if not -INT64 <= min(members) <= max(members) < INT64:
+            bad = next(value for value in members if not -INT64 <= value < INT64)
+            raise ValidationError(f"{what}: integer {bad} does not fit in 64 bits")
+        return members
+    if not field.is_json:
+        return tuple(check_column_value(field, value, what) for value in members)
+    for value in members:
+        if isinstance(value, (dict, list, tuple)):
+            raise ValidationError(f"{what}: list members must be JSON scalars, got {value!r}")
+    return tuple(check_json_value(value, what) for value in members)
 
 
 def check_column_value(field: FieldRef, value: Any, what: str) -> Any:

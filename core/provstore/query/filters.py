@@ -24,6 +24,7 @@ from provstore.query.fields import (
     check_column_value,
     check_json_value,
     check_key,
+    check_members,
     check_text,
     is_number,
     parse_field,
@@ -165,12 +166,7 @@ def _operand(field: FieldRef, op: str, operand: Any, what: str) -> Any:
     if op == "in":
         if not isinstance(operand, (list, tuple, set, frozenset)):
             raise ValidationError(f"{what} takes a list, got {type(operand).__name__}")
-        if not field.is_json:
-            return tuple(check_column_value(field, value, what) for value in operand)
-        for value in operand:
-            if isinstance(value, (dict, list, tuple)):
-                raise ValidationError(f"{what}: list members must be JSON scalars, got {value!r}")
-        return tuple(check_json_value(value, what) for value in operand)
+        return check_members(field, operand, what)
     if op in _ORDERING:
         if field.is_json:
             if not (is_number(operand) or isinstance(operand, str)):

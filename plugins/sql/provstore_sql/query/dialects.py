@@ -184,17 +184,25 @@ def _glob_pattern(pattern: str) -> str:
 _NUMBER_TYPES = ("integer", "real")
 
 
-def _json_key(kind: ColumnElement[str], value: ColumnElement[Any], missing: str | None = None) -> ColumnElement[Any]:
-    """Return one SQL value per JSON scalar, equal exactly when the scalars are JSON-equal.
+def _json_key(kind: ColumnElement[str], value: ColumnElement[Any]) -> ColumnElement[Any]:
+    """Return one SQL value per JSON scalar, equal exactly when the scalars are JSON-equal (see `_python_json_key`).
 
-    ``kind`` and ``value`` are a ``json_type`` and its ``json_extract`` (or ``json_each``'s ``type`` and
-    ``value``). Numbers stay numbers (SQLite compares integers and reals by exact value); strings become
-    ``'s:' || text`` and booleans ``'b:1'``/``'b:0'``, texts that no number equals. Anything else (null,
-    missing, objects, lists) gives ``missing``, which no key equals.
+    ``kind`` and ``value`` are a ``json_type`` and its ``json_extract``. Numbers stay numbers (SQLite compares
+    integers and reals by exact value); strings become ``'s:' || text`` and booleans ``'b:1'``/``'b:0'``, texts
+    that no number equals. Anything else (null, missing, objects, lists) gives ``'-'``, which no key equals.
     """
     text_key = literal("s:", String).concat(value)
     branches = {"integer": value, "real": value, "text": text_key, "true": literal("b:1"), "false": literal("b:0")}
-    return case(branches, value=kind, else_=literal(missing, String) if missing is not None else None)
+    return case(branches, value=kind, else_=literal("-", String))
+
+
+def _python_json_key(value: str | int | float | bool) -> str | int | float:
+    """Return the key :func:`_json_key` gives the JSON scalar ``value`` (not None)."""
+    if isinstance(value, bool):
+        return "b:1" if value else "b:0"
+    if isinstance(value, str):
+        return "s:" + value
+    return value
 
 
 @functools.cache
@@ -224,14 +232,15 @@ class SqliteDialect(Dialect):
         return column.in_(select(members.c.value))
 
     def json_in(self, doc: ColumnElement[Any], path: JsonPath, values: list[Any]) -> ColumnElement[bool]:
-        # one key per JSON scalar on both sides (see _json_key); IN on a subquery indexes the list once. A row
-        # value (type, value) would say the same, but SQLite then searches the list row by row under NOT.
+        # one key per JSON scalar (see _json_key), the list's keys made in Python and read by json_each; IN on a
+        # subquery indexes them once. A row value (type, value) would say the same, but SQLite then searches
+        # the list row by row under NOT.
         sql_path = self._path(path)
-        found = _json_key(func.json_type(doc, sql_path), func.json_extract(doc, sql_path), missing="m")
-        members = func.json_each(literal(json_dumps(values), String)).table_valued("type", "value")
-        listed = select(_json_key(members.c.type, members.c.value)).where(members.c.type != "null")
-        condition = found.in_(listed)
-        if any(value is None for value in values):  # a JSON null has no key: json_extract gives SQL NULL
+        found = _json_key(func.json_type(doc, sql_path), func.json_extract(doc, sql_path))
+        keys = [_python_json_key(value) for value in values if value is not None]
+        members = func.json_each(literal(json_dumps(keys), String)).table_valued("value")
+        condition = found.in_(select(members.c.value))
+        if len(keys) < len(values):  # a JSON null has no key (json_extract gives SQL NULL): test it on its own
             return or_(self._type(doc, sql_path) == "null", condition)
         return condition
 
