@@ -39,7 +39,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeVar
+from typing import Any, BinaryIO, Literal, TypeVar
 
 import boto3
 import pydantic
@@ -49,9 +49,6 @@ from provstore.repository.abstract import CHUNK_SIZE, AbstractRepositoryBackend,
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from provstore_s3.errors import error_code, is_not_found, translate
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client  # type: ignore[import-not-found]
 
 __all__ = ["S3RepositoryBackend"]
 
@@ -275,7 +272,7 @@ class S3RepositoryBackend(AbstractRepositoryBackend):
         self._max_attempts = max_attempts
         self._timeouts = (connect_timeout, read_timeout)
         self._stale_upload_age = stale_upload_age
-        self._s3: S3Client | None = None
+        self._s3: Any = None  # a botocore S3 client
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._marker: dict[str, Any] | None = None
@@ -287,7 +284,7 @@ class S3RepositoryBackend(AbstractRepositoryBackend):
 
     # ----------------------------------------------------------------------------- requests
     @property
-    def client(self) -> S3Client:
+    def client(self) -> Any:
         """Return the boto3 S3 client (thread-safe, created on first use) for tools that need the whole S3 API."""
         if self._s3 is None:
             with self._lock:
