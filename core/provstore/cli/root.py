@@ -132,5 +132,8 @@ _add_builtin_commands()
 
 
 def main() -> None:
-    """Console-script entry point of ``provstore``."""
+    """Console-script entry point of ``provstore``: this process opts in to the bulk collector setting."""
+    from provstore.gc_tuning import enable_bulk_tuning
+
+    enable_bulk_tuning()  # the command's own process: bulk commands (transfer, archive) run faster
     cli.main(prog_name="provstore")
