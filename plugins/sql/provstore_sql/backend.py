@@ -39,7 +39,7 @@ from provstore_sql.bulk import RowPreparer, table_for
 from provstore_sql.bulk_load import BulkLoad
 from provstore_sql.engine import BEGIN_MODE_OPTION
 from provstore_sql.locking import NullProfileLock, ProfileLock
-from provstore_sql.migrator import SqlMigrator
+from provstore_sql.migrator import REPOSITORY_UUID_KEY, SqlMigrator
 from provstore_sql.sqlite_insert import sqlite_insert_returning_ids
 
 if TYPE_CHECKING:
@@ -89,7 +89,8 @@ class SqlStorageBackend(StorageBackend):
     A subclass **may** override:
 
     - ``_storage_exists(cls, profile)``: False makes :meth:`version_profile` return None without connecting.
-    - ``_default_repository_config(cls, profile)``: the repository config when the profile names none.
+    - ``_default_repository_config(cls, profile)``: the repository config when the profile names none
+      (behind the core's public ``default_repository_config``).
     - ``_profile_lock(cls, profile) -> ProfileLock``: the inter-process lock, shared while open, exclusive
       for ``maintain(full=True)``, ``migrate`` and ``initialise`` (default: :class:`NullProfileLock`).
     - ``_prepare_storage()``: make the storage usable on open (default: validate, modifying nothing).
@@ -146,10 +147,8 @@ class SqlStorageBackend(StorageBackend):
         return True
 
     @classmethod
-    def _repository_config(cls, profile: Profile) -> dict[str, Any]:
-        """Return the repository configuration: the profile's, else :meth:`_default_repository_config`."""
-        if "repository" in profile.dictionary:
-            return dict(profile.repository_config)
+    def default_repository_config(cls, profile: Profile) -> dict[str, Any]:
+        """Return the configuration of ``default_repository_backend`` when the profile names no repository."""
         return cls._default_repository_config(profile)
 
     @classmethod
@@ -161,20 +160,6 @@ class SqlStorageBackend(StorageBackend):
     def _profile_lock(cls, profile: Profile) -> ProfileLock:
         """Return the lock coordinating processes using ``profile`` (default: none needed)."""
         return NullProfileLock(profile.name)
-
-    @classmethod
-    def _build_repository(cls, profile: Profile) -> AbstractRepositoryBackend:
-        """Return the profile's repository backend, built from its configuration.
-
-        :raises ConfigurationError: no repository backend is named or its configuration is invalid.
-        """
-        from provstore.plugins import get_plugin_manager
-
-        name = profile.repository_backend
-        if name is None:
-            raise ConfigurationError(f"profile {profile.name!r}: storage backend {cls.__name__} names no repository")
-        repository_cls = get_plugin_manager().get_repository_backend(name)
-        return repository_cls.from_config(cls._repository_config(profile))
 
     # ------------------------------------------------------------------ schema management
     @classmethod
@@ -202,7 +187,9 @@ class SqlStorageBackend(StorageBackend):
             return migrator.version()
 
     @classmethod
-    def initialise(cls, profile: Profile, reset: bool = False) -> bool:
+    def initialise(
+        cls, profile: Profile, reset: bool = False, *, repository: AbstractRepositoryBackend | None = None
+    ) -> bool:
         """Create the schema at head and the repository; return False if the storage was already initialised.
 
         With ``reset=True`` the database and repository are emptied first (needs exclusive use of the profile).
@@ -210,13 +197,16 @@ class SqlStorageBackend(StorageBackend):
         lock = cls._profile_lock(profile)
         try:
             with lock.exclusive():
-                repository = cls._build_repository(profile)
+                given = repository is not None
+                if repository is None:
+                    repository = cls.repository_for(profile)
                 if reset:
                     if cls._storage_exists(profile):
                         cls._destroy_database(profile)
                     if repository.is_initialised:
                         repository.erase()
-                    repository = cls._build_repository(profile)
+                    if not given:
+                        repository = cls.repository_for(profile)
                 with cls._migrator(profile, create=True) as migrator:
                     if migrator.version() is not None:
                         return False
@@ -226,8 +216,10 @@ class SqlStorageBackend(StorageBackend):
         finally:
             lock.release()
 
+    can_delete_storage: ClassVar[bool] = True
+
     @classmethod
-    def delete_storage(cls, profile: Profile) -> None:
+    def delete_storage(cls, profile: Profile, *, repository: AbstractRepositoryBackend | None = None) -> None:
         """Delete all of the profile's data, database and repository (``provstore profile delete``).
 
         :raises LockedProfileError: another process uses the profile.
@@ -237,7 +229,8 @@ class SqlStorageBackend(StorageBackend):
             with lock.exclusive():
                 if cls._storage_exists(profile):
                     cls._destroy_database(profile)
-                repository = cls._build_repository(profile)
+                if repository is None:
+                    repository = cls.repository_for(profile)
                 if repository.is_initialised:
                     repository.erase()
         finally:
@@ -268,23 +261,25 @@ class SqlStorageBackend(StorageBackend):
             lock.release()
 
     # ------------------------------------------------------------------------ lifecycle
-    def __init__(self, profile: Profile) -> None:
+    def __init__(self, profile: Profile, repository: AbstractRepositoryBackend | None = None) -> None:
         """Open the profile's storage after validating its schema version and repository identity."""
-        super().__init__(profile)
+        super().__init__(profile, repository)
         self._closed = False
         self._lock = self._profile_lock(profile)
-        self._lock.acquire_shared()
         try:
+            self._lock.acquire_shared()
             self._engine = self._create_engine(profile)
             try:
-                self._repository = self._build_repository(profile)
+                if repository is None:
+                    repository = self.repository_for(profile)
+                self._repository = repository
                 self._prepare_storage()
             except BaseException:
                 self._engine.dispose()
-                if hasattr(self, "_repository"):
-                    self._repository.close()
                 raise
         except BaseException:
+            if repository is not None:
+                repository.close()
             self._lock.release()
             raise
         self._session_factory: scoped_session[Session] | None = None  # made by the first get_session()
@@ -725,6 +720,19 @@ class SqlStorageBackend(StorageBackend):
                 if description is not None:
                     setting.description = description
                 setting.time = datetime.datetime.now(datetime.timezone.utc)
+
+    def iter_global_variables(self) -> Iterator[tuple[str, Any, str]]:
+        """Yield ``(key, value, description)`` of each global variable but the repository's uuid, by age."""
+        setting = tables.settings
+        statement = (
+            select(setting.c.key, setting.c.val, setting.c.description)
+            .where(setting.c.key != REPOSITORY_UUID_KEY)
+            .order_by(setting.c.id)
+        )
+        with self.connection() as connection:
+            rows = connection.execute(statement).all()
+        for key, value, description in rows:
+            yield key, value, description
 
     # ---------------------------------------------------------------------- information
     def get_info(self, detailed: bool = False) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from provstore.config import Profile
 from provstore.exceptions import UnreachableStorage
+from provstore.repository import AbstractRepositoryBackend
 from provstore_sql.backend import SqlStorageBackend
 from provstore_sql.engine import JSON_ENGINE_KWARGS, configure_sqlite_engine
 from provstore_sql.locking import FileProfileLock, ProfileLock
@@ -102,14 +103,16 @@ class SqliteDosStorage(SqlStorageBackend):
 
     # ------------------------------------------------------------------ schema management
     @classmethod
-    def initialise(cls, profile: Profile, reset: bool = False) -> bool:
+    def initialise(
+        cls, profile: Profile, reset: bool = False, *, repository: AbstractRepositoryBackend | None = None
+    ) -> bool:
         """Create the folder, the database at head and the container (see the base class)."""
         folder = cls._folder(profile)
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UnreachableStorage(f"profile {profile.name!r}: cannot create folder {folder}: {exc}") from exc
-        return super().initialise(profile, reset=reset)
+        return super().initialise(profile, reset=reset, repository=repository)
 
     @classmethod
     def _destroy_database(cls, profile: Profile) -> None:
@@ -119,16 +122,16 @@ class SqliteDosStorage(SqlStorageBackend):
             path.with_name(path.name + suffix).unlink(missing_ok=True)
 
     @classmethod
-    def delete_storage(cls, profile: Profile) -> None:
+    def delete_storage(cls, profile: Profile, *, repository: AbstractRepositoryBackend | None = None) -> None:
         """Delete the database and the container, then the storage folder itself if nothing else is in it."""
-        super().delete_storage(profile)
+        super().delete_storage(profile, repository=repository)
         folder = cls._folder(profile)
         (folder / LOCK_FILENAME).unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             folder.rmdir()
 
     # ------------------------------------------------------------------------ lifecycle
-    def __init__(self, profile: Profile) -> None:
+    def __init__(self, profile: Profile, repository: AbstractRepositoryBackend | None = None) -> None:
         """Open the storage folder of ``profile``.
 
         :raises UnreachableStorage: the folder or its database file does not exist.
@@ -139,7 +142,7 @@ class SqliteDosStorage(SqlStorageBackend):
                 f"profile {profile.name!r}: no database at {path}; initialise the storage first "
                 "(`provstore profile setup core.sqlite_dos` or `provstore presto`)"
             )
-        super().__init__(profile)
+        super().__init__(profile, repository)
 
     def _after_fork(self) -> None:
         """In a forked child: new connections (base class) and a profile lock of the child's own."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from provstore.config import Profile
+from provstore.repository import AbstractRepositoryBackend
 from provstore_sql.backend import SqlStorageBackend
 from provstore_sql.engine import JSON_ENGINE_KWARGS, configure_sqlite_engine
 from provstore_sql.migrator import SqlMigrator
@@ -91,7 +92,9 @@ class SqliteTempBackend(SqlStorageBackend):
         return cls.version_head()
 
     @classmethod
-    def initialise(cls, profile: Profile, reset: bool = False) -> bool:
+    def initialise(
+        cls, profile: Profile, reset: bool = False, *, repository: AbstractRepositoryBackend | None = None
+    ) -> bool:
         """Return False: there is nothing persistent to create, every instance initialises itself."""
         return False
 
