@@ -30,7 +30,7 @@ BULK_KILL_AFTER = 30_000
 
 BULK_CHILD = f"""
 import uuid
-storage = profile.storage_cls(profile)
+storage = resolve_storage_class(profile)(profile)
 user = storage.default_user.pk
 
 def rows():
@@ -46,7 +46,7 @@ BULK_LOAD_CHILD = (
     """
 from provstore_sql import bulk_load
 
-profile.storage_cls.bulk_load_threshold = 1000
+resolve_storage_class(profile).bulk_load_threshold = 1000
 _begin = bulk_load.BulkLoad.begin.__func__
 
 
@@ -64,7 +64,7 @@ bulk_load.BulkLoad.begin = classmethod(_recording_begin)
 """The bulk insert child with bulk-load mode from row 1,000 on: killed while the indexes are dropped."""
 
 FILES_CHILD = """
-storage = profile.storage_cls(profile)
+storage = resolve_storage_class(profile)(profile)
 with storage.transaction():
     for index in range(200):
         node = storage.nodes.create(node_type="data.core.folder.FolderData.", label="doomed")
@@ -89,7 +89,7 @@ def write_then_signal(self, *args, **kwargs):
     return result
 
 Container._write_data_to_packfile = write_then_signal
-storage = profile.storage_cls(profile)
+storage = resolve_storage_class(profile)(profile)
 storage.maintain(full=True)
 """
 
@@ -112,7 +112,7 @@ def should_compress(*args, **kwargs):  # called once per object copied into the 
     return original_should_compress(*args, **kwargs)
 
 module.Container.repack_pack, module.should_compress = repack_pack, should_compress
-storage = profile.storage_cls(profile)
+storage = resolve_storage_class(profile)(profile)
 storage.maintain(full=True)
 """
 

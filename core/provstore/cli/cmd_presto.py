@@ -32,6 +32,7 @@ def presto(profile_name: str, email: str, if_missing: bool) -> None:
         validate_backend_config,
         validate_profile_name,
     )
+    from provstore.plugins import resolve_storage_class
 
     validate_profile_name(profile_name)
     config = Config.load()
@@ -45,7 +46,7 @@ def presto(profile_name: str, email: str, if_missing: bool) -> None:
         raise ConfigurationError(f"storage folder {storage_dir} already exists; remove it or choose another name")
     attributes = {"storage": {"backend": PRESTO_BACKEND, "config": {"filepath": str(storage_dir)}}}
     new_profile = Profile(profile_name, {**attributes, "default_user_email": email})
-    storage_cls = new_profile.storage_cls
+    storage_cls = resolve_storage_class(new_profile)
     new_profile.storage_config.update(config_to_dict(validate_backend_config(storage_cls, new_profile.storage_config)))
     create_profile(new_profile, set_default=True)
     click.echo(f"Created default profile {profile_name!r} on {PRESTO_BACKEND} in {storage_dir}.")
