@@ -174,7 +174,7 @@ class LinkTriple(NamedTuple):
 
 
 class Field(Generic[T]):
-    """A stored field of an entity, read and written through the entity's :meth:`~Entity.load_field`/:meth:`~Entity.save_field`.
+    """A stored field of an entity, read and written through :meth:`Entity.load_field` and :meth:`Entity.save_field`.
 
     Dict and list values are returned as deep copies: changing them changes nothing stored.
     """

@@ -731,8 +731,7 @@ class SqlStorageBackend(StorageBackend):
         )
         with self.connection() as connection:
             rows = connection.execute(statement).all()
-        for key, value, description in rows:
-            yield key, value, description
+        yield from ((key, value, description) for key, value, description in rows)
 
     # ---------------------------------------------------------------------- information
     def get_info(self, detailed: bool = False) -> dict[str, Any]:

@@ -1,0 +1,69 @@
+"""The ``core.sqlite_archive`` storage: the SQLite database of an archive, with the archive's zip as repository.
+
+:mod:`provstore.archive` resolves it by name and hands it the repository (the zip file being written or
+read); it is not offered by ``provstore profile setup``. The file is private to one archive operation:
+it is created by :meth:`~SqliteArchiveStorage.initialise`, or is a copy extracted from an archive, which
+is migrated in place when it was written by an older schema.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+from provstore.config import Profile
+from provstore_sql.backend import SqlStorageBackend
+from provstore_sql.engine import JSON_ENGINE_KWARGS, configure_sqlite_engine
+from provstore_sql.migrator import SqlMigrator
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.pool import StaticPool
+
+__all__ = ["SqliteArchiveStorage"]
+
+
+class SqliteArchiveStorage(SqlStorageBackend):
+    """An SQL storage on a private SQLite file whose repository (the archive's zip) the caller always gives."""
+
+    class Configuration(BaseModel):
+        """Settings of an archive's database."""
+
+        model_config = ConfigDict(extra="forbid")
+
+        filepath: str = Field(description="Path of the SQLite database file (created by initialise).")
+
+    cli_exposed = False
+
+    @classmethod
+    def _database_path(cls, profile: Profile) -> Path:
+        return Path(cls._validated_config(profile).filepath)
+
+    @classmethod
+    def _create_engine(cls, profile: Profile, create: bool = False) -> Engine:
+        """Return an engine on the database file (one connection, foreign keys enforced)."""
+        uri = f"file:{urllib.parse.quote(str(cls._database_path(profile)))}?mode={'rwc' if create else 'rw'}"
+
+        def connect() -> sqlite3.Connection:
+            return sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+        engine = create_engine("sqlite://", creator=connect, poolclass=StaticPool, **JSON_ENGINE_KWARGS)
+        configure_sqlite_engine(engine, {"foreign_keys": "ON"})
+        return engine
+
+    @classmethod
+    def _storage_exists(cls, profile: Profile) -> bool:
+        """Return whether the database file exists."""
+        return cls._database_path(profile).is_file()
+
+    def _prepare_storage(self) -> None:
+        """Bring a copy written by an older schema to the head schema (the file is private), then validate it."""
+        with SqlMigrator.connect(self._engine, self.profile.name) as migrator:
+            version = migrator.version()
+            if version in SqlMigrator.versions() and version != SqlMigrator.version_head():
+                migrator.migrate()
+            migrator.validate(self._repository.uuid)
+
+    def _database_info(self) -> dict[str, Any]:
+        return {"dialect": "sqlite", "path": str(self._database_path(self.profile))}
