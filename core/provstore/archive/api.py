@@ -33,7 +33,7 @@ from provstore.archive.format import (
 )
 from provstore.archive.repository import ZipRepository
 from provstore.config import Profile
-from provstore.exceptions import CorruptStorage, ValidationError
+from provstore.exceptions import CorruptStorage, PluginNotFound, ValidationError
 from provstore.repository.abstract import CHUNK_SIZE
 from provstore.storage.abstract import StorageBackend
 from provstore.transfer import TransferReport, transfer_storage
@@ -47,13 +47,19 @@ ARCHIVE_BACKEND = "core.sqlite_archive"
 def _archive_profile(database: Path, label: str) -> tuple[Profile, type[StorageBackend]]:
     """Return the profile of the archive database ``database`` and its storage class, resolved by name.
 
-    :raises PluginNotFound: the plugin providing :data:`ARCHIVE_BACKEND` is not installed.
+    :raises PluginNotFound: the plugin providing :data:`ARCHIVE_BACKEND` is not installed (the message names it).
     """
     from provstore.plugins import resolve_storage_class
 
     config = {"filepath": str(database)}
     profile = Profile(f"archive {label}", {"storage": {"backend": ARCHIVE_BACKEND, "config": config}})
-    return profile, resolve_storage_class(profile)
+    try:
+        return profile, resolve_storage_class(profile)
+    except PluginNotFound:
+        raise PluginNotFound(
+            f"archives need the storage backend {ARCHIVE_BACKEND}, which is not installed: "
+            "pip install 'provstore[sqlite]'"
+        ) from None
 
 
 def create_archive(
