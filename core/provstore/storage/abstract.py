@@ -303,6 +303,8 @@ class StorageBackend(ABC):
     def iter_global_variables(self) -> Iterator[tuple[str, Any, str]]:
         """Yield ``(key, value, description)`` of each global variable, in the order they were first set.
 
+        ``description`` is the latest one given (``""`` when none was); transfers copy the data's settings with it.
+
         Variables the backend keeps about the store itself (such as the uuid of its repository) are left
         out: they describe this store, not its data, and a copy of the data must not take them along.
         """
