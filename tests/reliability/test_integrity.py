@@ -42,7 +42,7 @@ def _other_repository(profile: Profile, monkeypatch: pytest.MonkeyPatch) -> None
     folder = Path(storage.get_repository().container.get_folder())
     storage.close()
     shutil.rmtree(folder)
-    resolve_storage_class(profile)._build_repository(profile).initialise()
+    resolve_storage_class(profile).repository_for(profile).initialise()
 
 
 def _delete_repository(profile: Profile, monkeypatch: pytest.MonkeyPatch) -> None:
