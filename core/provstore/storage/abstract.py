@@ -232,7 +232,11 @@ class StorageBackend(ABC):
 
     @abstractmethod
     def query(self) -> QueryBuilder:
-        """Return a new query builder on this storage (see :mod:`provstore.query`)."""
+        """Return a new query builder on this storage: the backend's subclass of :class:`provstore.query.QueryBuilder`.
+
+        The subclass implements ``execute``, ``execute_stream`` and ``execute_count`` on the validated
+        ``QuerySpec``; the core does the building and the validation.
+        """
 
     # ------------------------------------------------------------------- transactions
     @abstractmethod
