@@ -58,12 +58,15 @@ def test_plugin_list_detail_shows_configuration_fields(run, fake_plugin):
     lines = result.output.splitlines()
     assert "status:       ok" in lines
     assert "repository:   -" in lines
+    assert "can delete:   True" in lines
+    assert "setup:        admin_password" in lines
     assert "  folder (path) (required): Folder of the storage." in lines
     assert "  port (int) [default: 5432]: A port, to test integer options." in lines
     assert "  password (secret) [default: null]: A secret, to test masking." in lines
     assert '  mode (fast|safe) [default: "safe"]: A choice.' in lines
     detail = json.loads(run("plugin", "list", "storage", "testfake.store", "--json").output)
     assert detail["distribution"] is None and detail["cli_exposed"] is True
+    assert (detail["can_delete_storage"], detail["setup_options"]) == (True, ["admin_password"])
     assert [field["name"] for field in detail["configuration"]] == [
         "folder",
         "port",

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from provstore.plugins import resolve_storage_class
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -42,8 +43,8 @@ def node_storage(tmp_path, request):
     backend = request.param
     extra = request.getfixturevalue("pg_database") if backend == "core.psql_dos" else {}
     profile = make_profile(backend, tmp_path / "store", **extra)
-    profile.storage_cls.initialise(profile)
-    with profile.storage_cls(profile) as storage:
+    resolve_storage_class(profile).initialise(profile)
+    with resolve_storage_class(profile)(profile) as storage:
         [user] = storage.bulk_insert(EntityTypes.USER, [{"email": "guard@example.org"}], allow_defaults=True)
         yield storage, user
 
@@ -209,7 +210,7 @@ def test_opening_a_storage_imports_only_what_it_needs(tmp_path):
     from provstore.testing.profiles import make_profile
 
     profile = make_profile("core.sqlite_dos", tmp_path)
-    profile.storage_cls.initialise(profile)
+    resolve_storage_class(profile).initialise(profile)
     code = (
         "import sys\n"
         "import provstore\n"

@@ -36,6 +36,7 @@ import os
 
 import pytest
 from provstore.config import Profile
+from provstore.plugins import resolve_storage_class
 from provstore.testing.postgres import DSN_ENV_VAR, PostgresCluster, PostgresClusterError
 from provstore.storage import EntityTypes
 data = json.loads(sys.stdin.readline())

@@ -12,6 +12,7 @@ import psycopg2
 import pytest
 import sqlalchemy as sa
 from provstore.exceptions import IntegrityError
+from provstore.plugins import resolve_storage_class
 from provstore.storage import EntityTypes
 from provstore_sql.bulk import load_mode
 from storage.bulk_load_support import schema_snapshot, spy_bulk_load
@@ -78,7 +79,7 @@ def test_readers_wait_for_the_load_then_see_every_row(psql_storage, psql_profile
                 thread.start()
                 events["reader waited"] = _waiting_on_a_lock(monitor, reader.get_backend_pid())
                 # another process may still open the profile (shared advisory lock, no table read)
-                second = psql_profile.storage_cls(psql_profile)
+                second = resolve_storage_class(psql_profile)(psql_profile)
                 events["second storage opened"] = True
                 second.close()
             yield _node(user, index)
