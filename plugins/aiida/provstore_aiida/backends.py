@@ -274,7 +274,7 @@ class AiidaSqliteDosStorage(_ReadOnlyAiidaStorage):
 
 
 class AiidaPsqlDosStorage(_ReadOnlyAiidaStorage):
-    """An aiida-core ``core.psql_dos`` store: its PostgreSQL database and its container, ``<repository_uri>/container``."""
+    """An aiida-core ``core.psql_dos`` store: its PostgreSQL database and container (``<repository_uri>/container``)."""
 
     class Configuration(BaseModel):
         """The aiida-core profile's ``storage.config``, as ``verdi profile show`` prints it."""

@@ -10,8 +10,19 @@ table instead. Such a store is never opened as provstore's own: it is read in pl
 from __future__ import annotations
 
 import re
+import sqlite3
+import urllib.parse
+from pathlib import Path
 
-__all__ = ["AIIDA_READABLE_REVISIONS", "DJANGO_TABLE", "aiida_store_message", "is_aiida_revision"]
+from provstore.exceptions import IncompatibleStorageSchema
+
+__all__ = [
+    "AIIDA_READABLE_REVISIONS",
+    "DJANGO_TABLE",
+    "aiida_store_message",
+    "is_aiida_revision",
+    "refuse_aiida_sqlite_file",
+]
 
 AIIDA_READABLE_REVISIONS = ("main_0001", "main_0002")
 """aiida-core schema revisions (2.x) that provstore-aiida reads as they are."""
@@ -53,3 +64,30 @@ def aiida_store_message(profile_name: str, version: str, backend: str) -> str:
             f"migrate it with aiida-core 2.9 first (`verdi storage migrate`), then {howto.replace('to bring', 'bring')}"
         )
     return f"{where}: {howto}"
+
+
+def refuse_aiida_sqlite_file(path: Path, profile_name: str) -> None:
+    """Raise if the SQLite file ``path`` is an aiida-core store, reading it with ``mode=ro`` (nothing is created).
+
+    Called before a backend takes its lock file or sets its journal mode; a file this cannot read
+    (missing, locked, not a database) is left for the normal opening to report.
+
+    :raises IncompatibleStorageSchema: naming the aiida-core store and how to bring it in.
+    """
+    try:
+        connection = sqlite3.connect(f"file:{urllib.parse.quote(str(path))}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return
+    try:
+        found = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "alembic_version" in found:
+            versions = [row[0] for row in connection.execute("SELECT version_num FROM alembic_version")]
+            version = versions[0] if len(versions) == 1 and is_aiida_revision(versions[0]) else None
+        else:
+            version = "django_* (aiida-core 1.x)" if DJANGO_TABLE in found else None
+    except sqlite3.Error:
+        return
+    finally:
+        connection.close()
+    if version is not None:
+        raise IncompatibleStorageSchema(aiida_store_message(profile_name, version, "core.aiida_sqlite_dos"))

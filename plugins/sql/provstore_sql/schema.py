@@ -58,6 +58,8 @@ class SchemaManager:
 
         With ``reset=True`` the database and repository are emptied first (needs exclusive use of the profile).
         """
+        if not reset:
+            self.version()  # recognise the schema (e.g. an aiida-core store) before the lock writes anything
         lock = self.dialect.profile_lock(self.profile)
         try:
             with lock.exclusive():
@@ -98,6 +100,7 @@ class SchemaManager:
                 f"the storage of profile {self.profile.name!r} is not initialised: nothing to migrate "
                 "(create it with `provstore profile setup` or `provstore presto`)"
             )
+        self.version()  # recognise the schema (e.g. an aiida-core store) before the lock writes anything
         lock = self.dialect.profile_lock(self.profile)
         try:
             with lock.exclusive(), self.migrator() as migrator:
