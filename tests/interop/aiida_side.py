@@ -253,7 +253,7 @@ def main(argv: list[str]) -> None:
         new_profile(backend, config, f"import_{uuid.uuid4().hex[:8]}")
         from aiida.tools.archive import import_archive
 
-        import_archive(archive, include_authinfos=True)
+        import_archive(archive, include_authinfos=True, create_group=False)
     elif command == "snapshot-archive":
         from aiida.manage.configuration import profile_context
         from aiida.storage.sqlite_zip.backend import SqliteZipBackend

@@ -48,6 +48,7 @@ def test_sqlite_dos_names_an_aiida_store_and_writes_nothing(aiida_folder):
         lambda: cls.version_profile(profile),
         lambda: cls.migrate(profile),
         lambda: cls.initialise(profile),
+        lambda: cls.initialise(profile, reset=True),  # never erases an aiida-core store
     ):
         with pytest.raises(IncompatibleStorageSchema) as caught:
             attempt()

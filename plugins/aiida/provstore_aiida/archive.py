@@ -135,6 +135,15 @@ class AiidaArchiveStorage(_ReadOnlyAiidaStorage):
         model_config = ConfigDict(extra="forbid")
 
         filepath: str = Field(description="Path of the .aiida archive file.")
+        max_total_size: int = Field(
+            default=ArchiveLimits.max_total_size, gt=0, description="Refuse archives expanding to more bytes."
+        )
+        max_members: int = Field(
+            default=ArchiveLimits.max_members, gt=0, description="Refuse archives with more members."
+        )
+        max_ratio: float = Field(
+            default=ArchiveLimits.max_ratio, gt=0, description="Refuse members compressed more than this ratio."
+        )
 
     default_repository_backend = None
     dialect = _NoArchiveDialect()
@@ -171,14 +180,9 @@ class AiidaArchiveStorage(_ReadOnlyAiidaStorage):
             read_aiida_metadata(archive)
         return False
 
-    def __init__(
-        self,
-        profile: Profile,
-        repository: AbstractRepositoryBackend | None = None,
-        *,
-        limits: ArchiveLimits | None = None,
-    ) -> None:
-        """Check the archive of ``profile`` whole, extract its database privately and open it read-only.
+    def __init__(self, profile: Profile, repository: AbstractRepositoryBackend | None = None) -> None:
+        """Check the archive of ``profile`` whole (within the limits of its configuration), extract its database
+        privately and open it read-only.
 
         :raises UnreachableStorage: no such file.
         :raises ValidationError: a forbidden member name or a limit exceeded (see :class:`ArchiveLimits`).
@@ -192,7 +196,8 @@ class AiidaArchiveStorage(_ReadOnlyAiidaStorage):
         self._folder: tempfile.TemporaryDirectory[str] | None = None
         try:
             self.metadata = read_aiida_metadata(self._archive)
-            check_members(self._archive, limits or ArchiveLimits())
+            config = self.validated_config(profile)
+            check_members(self._archive, ArchiveLimits(config.max_total_size, config.max_members, config.max_ratio))
             self._folder = tempfile.TemporaryDirectory(prefix="provstore-aiida-archive-")
             database = Path(self._folder.name) / DATABASE_MEMBER
             with zip_errors(path), self._archive.open(DATABASE_MEMBER) as member, database.open("wb") as out:

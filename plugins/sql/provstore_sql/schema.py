@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from provstore.exceptions import StorageMigrationError
+from provstore.exceptions import IncompatibleStorageSchema, StorageError, StorageMigrationError
 
 from provstore_sql.migrator import SqlMigrator
 
@@ -58,8 +58,13 @@ class SchemaManager:
 
         With ``reset=True`` the database and repository are emptied first (needs exclusive use of the profile).
         """
-        if not reset:
-            self.version()  # recognise the schema (e.g. an aiida-core store) before the lock writes anything
+        try:
+            self.version()  # recognise the schema before the lock writes anything: never reset an aiida-core store
+        except IncompatibleStorageSchema:
+            raise
+        except StorageError:
+            if not reset:  # a damaged store may be reset
+                raise
         lock = self.dialect.profile_lock(self.profile)
         try:
             with lock.exclusive():

@@ -63,7 +63,10 @@ class SqliteDosDialect(SqliteDialect):
             return sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
 
         engine = create_engine("sqlite://", creator=connect, poolclass=QueuePool, **JSON_ENGINE_KWARGS)
-        pragmas = {  # WAL (a lasting property of the file) is switched on by open_schema, once the schema is known
+        # WAL (a lasting property of the file) is set when the file is created (create=True, only from initialise,
+        # after the schema was recognised), else by open_schema once the schema is known: never on a foreign store
+        pragmas = {
+            **({"journal_mode": "WAL"} if create else {}),
             "synchronous": "NORMAL",  # durable at checkpoints; WAL keeps the file consistent on a crash
             "foreign_keys": "ON",
             # 64 MiB page cache (allocated as used): big inserts update nine node indexes without
