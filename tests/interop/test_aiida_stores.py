@@ -70,8 +70,12 @@ def test_sqlite_dos_store_transfers(aiida_sqlite_store, tmp_path, backend):
 
 def test_cli_transfer_from_an_aiida_profile(aiida_sqlite_store, tmp_path):
     target = target_profile("core.sqlite_dos", tmp_path, "mine")
+    folder = str(aiida_sqlite_store["folder"])
+    setup = CliRunner().invoke(
+        cli, ["profile", "setup", "core.aiida_sqlite_dos", "--profile-name", "lab_aiida", "--filepath", folder]
+    )
+    assert setup.exit_code == 0 and "Created profile 'lab_aiida'" in setup.output, setup.output
     with Config.edit() as config:
-        config.add_profile(aiida_sqlite_profile(aiida_sqlite_store["folder"], "lab_aiida"))
         config.add_profile(target)
     result = CliRunner().invoke(cli, ["storage", "transfer", "--from", "lab_aiida", "--to", "mine"])
     assert result.exit_code == 0, result.output
