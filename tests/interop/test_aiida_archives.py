@@ -12,6 +12,7 @@ from provstore import open_storage
 from provstore.archive import create_archive, import_archive
 from provstore.cli.root import cli
 from provstore.config import Config, Profile
+from provstore.exceptions import IncompatibleStorageSchema
 from provstore.plugins import get_plugin_manager
 from provstore.transfer import transfer_storage
 from snapshot import snapshot
@@ -51,7 +52,7 @@ def test_legacy_aiida_archive_is_named_with_the_migration_to_run(tmp_path):
         archive.writestr("metadata.json", json.dumps({"export_version": "0.9", "aiida_version": "1.6.0"}))
         archive.writestr("data.json", "{}")
     with open_storage(new_store(tmp_path, "target")) as storage:
-        with pytest.raises(Exception, match=r"aiida-core archive version 0\.9.*verdi archive migrate"):
+        with pytest.raises(IncompatibleStorageSchema, match=r"aiida-core archive version 0\.9.*verdi archive migrate"):
             import_archive(path, storage)
 
 

@@ -16,7 +16,10 @@ from provstore import open_storage
 from provstore.cli.root import cli
 from provstore.config import Config, Profile
 from provstore.transfer import transfer_storage
+from provstore_aiida.backends import ReadOnlyStorage
 from snapshot import snapshot
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +54,7 @@ def test_sqlite_dos_store_reads_in_place_and_stays_untouched(aiida_sqlite_store)
         info = storage.get_info()
         assert info["schema_version"] == "main_0002"
         assert info["entities"]["nodes"] == len(aiida_sqlite_store["snapshot"]["nodes"])
-        with pytest.raises(Exception, match="aiida-core store read in place: settings cannot be changed"):
+        with pytest.raises(ReadOnlyStorage, match="aiida-core store read in place: settings cannot be changed"):
             storage.set_global_variable("x", 1)
     assert tree_digest(folder) == before
     assert sorted(path.name for path in folder.rglob("*")) == listing  # no -wal, -shm or lock file left
@@ -93,9 +96,9 @@ def test_psql_dos_store_reads_in_place_and_transfers(aiida_psql_store, tmp_path,
     with open_storage(profile) as source:
         assert isinstance(source.query().append("node", project="uuid").first()[0], str)
         assert snapshot(source) == aiida_psql_store["snapshot"]
-        with pytest.raises(Exception, match="read-only transaction"):
+        with pytest.raises(sa_exc.InternalError, match="read-only transaction"):
             with source.transaction() as session:
-                session.execute(__import__("sqlalchemy").text("UPDATE db_dbnode SET label = 'changed'"))
+                session.execute(text("UPDATE db_dbnode SET label = 'changed'"))
         with initialised(target_profile("core.sqlite_dos", tmp_path, "target")) as target:
             assert transfer_storage(source, target).verified
             assert snapshot(target) == aiida_psql_store["snapshot"]

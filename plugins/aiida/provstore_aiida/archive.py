@@ -222,8 +222,6 @@ class AiidaArchiveStorage(_ReadOnlyAiidaStorage):
 
     def close(self) -> None:
         """Close the database and the zip, and remove the extracted database."""
-        if self.is_closed if hasattr(self, "_closed") else False:
-            return
         try:
             super().close()
         finally:
