@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import click
 from provstore.hookspecs import BackendSpec, hookimpl
 
 _REQUIRES = {
@@ -35,3 +36,13 @@ def provstore_storage_backends() -> list[BackendSpec]:
             requires={"sqlalchemy": "sqlalchemy", "provstore_sql": "provstore-sql"},
         ),
     ]
+
+
+@hookimpl
+def provstore_register_commands(cli: click.Group) -> None:
+    """Add ``provstore storage adopt``."""
+    from provstore_aiida.cli import adopt
+
+    storage = cli.commands.get("storage")
+    if isinstance(storage, click.Group):
+        storage.add_command(adopt)
