@@ -176,5 +176,6 @@ def test_the_command_line_opts_in_for_its_own_process(monkeypatch):
     from provstore.cli import root
 
     monkeypatch.setattr(root.cli, "main", lambda **kwargs: None)
+    monkeypatch.setattr(root.signal, "getsignal", lambda number: None)  # keep pytest's own SIGINT handler
     root.main()
     assert gc_tuning.bulk_tuning_enabled()

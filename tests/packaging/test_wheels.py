@@ -27,6 +27,7 @@ DISTRIBUTIONS = {
     "provstore-aiida": "provstore_aiida",
     "provstore-diskobjectstore": "provstore_diskobjectstore",
     "provstore-psql-dos": "provstore_psql_dos",
+    "provstore-s3": "provstore_s3",
     "provstore-sandbox": "provstore_sandbox",
     "provstore-sql": "provstore_sql",
     "provstore-sqlite-dos": "provstore_sqlite_dos",

@@ -2,8 +2,7 @@
 
 Order of work: repository objects first (so no row ever refers to an object the target lacks), then
 rows kind by kind, then the settings that belong to the data. Every batch is committed on its own
-(unless ``atomic``; on a fresh target every kind, loaded with ``bulk_insert(..., exclusive_load=True)``),
-and a run leaves a marker setting in the target naming its source, so running the
+(unless ``atomic``), and a run leaves a marker setting in the target naming its source, so running the
 same transfer again after an interruption resumes: rows and objects already copied are recognised
 and skipped. A target holding data of another origin is refused unless ``merge`` is given.
 """
@@ -48,10 +47,11 @@ def transfer_storage(
     Primary keys are remapped (rows are matched by uuid, users by email); when the repositories key
     objects differently the keys are recomputed and the nodes' ``repository_metadata`` rewritten.
 
-    A fresh target (holding no data but users when the run starts) is the transfer's to fill: each kind
-    it lacks goes in with one ``bulk_insert(..., exclusive_load=True)``, so a large kind may be loaded with
-    its indexes dropped and rebuilt, and on PostgreSQL other sessions using those tables wait until that
-    kind (with ``atomic``, the whole run) is committed. Resumed and merged runs write batch by batch.
+    An ``atomic`` run into a fresh target (holding no data but users when the run starts, as a new archive
+    or a new profile does) is the transfer's to fill and has nothing to resume: each kind it lacks goes in
+    with one ``bulk_insert(..., exclusive_load=True)``, so a large kind may be loaded with its indexes
+    dropped and rebuilt, and on PostgreSQL other sessions using those tables wait until the run commits.
+    Other runs write batch by batch on the default path.
 
     :param batch_size: rows (and objects) read and written per step; bounds the memory of each step.
     :param progress: show progress bars on stderr.
@@ -84,8 +84,8 @@ def transfer_storage(
         with bar("verifying objects", report.objects.source) as advance:
             objects.verify(advance)
     unmatched = {kind for kind, count in before.items() if not count}
-    # a fresh target is the transfer's to fill: its kinds load with exclusive locks and rebuilt indexes
-    exclusive = frozenset(unmatched) if report.mode == "fresh" else frozenset()
+    # an atomic run into a fresh target is the transfer's to fill: its kinds may load in load mode
+    exclusive = frozenset(unmatched) if atomic and report.mode == "fresh" else frozenset()
     rows = RowCopier(source, target, objects, batch_size, bar, unmatched, exclusive)
     with target.transaction() if atomic else contextlib.nullcontext():
         rows.copy_all()

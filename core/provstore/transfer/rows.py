@@ -6,10 +6,10 @@ groups, nodes, comments and logs by uuid, authinfos by (user, computer), links b
 (input, output, label, type), group memberships by (group, node)), and only rows the target lacks
 are inserted: re-running after an interruption therefore never duplicates anything. Kinds the target
 held none of when the run started are not matched (a run never inserts a row twice), which makes a
-fresh transfer a faithful copy at the speed of plain inserts. On a fresh target (one that held no data
-when the run started) each kind goes in with one ``bulk_insert(..., exclusive_load=True)`` call fed batch
-by batch: the target is the transfer's to fill, so the backend may drop and rebuild its indexes under
-exclusive locks (see the backend's ``bulk_insert``); each kind is then committed as a whole. The maps from
+fresh transfer a faithful copy at the speed of plain inserts. The kinds the engine names ``exclusive``
+(an atomic run into a fresh target: the transfer's to fill) each go in with one
+``bulk_insert(..., exclusive_load=True)`` call fed batch by batch, so the backend may drop and rebuild
+the indexes under exclusive locks (see the backend's ``bulk_insert``). The maps from
 source to target primary keys of users, computers, groups and nodes are kept in memory (a few
 dozen bytes per row) because links, memberships, comments and logs refer to them.
 """

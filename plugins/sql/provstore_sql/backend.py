@@ -151,18 +151,20 @@ class SqlStorageBackend(StorageBackend):
         self.dialect = dialect = dialect or type(self).dialect
         self._closed = False
         self._lock = dialect.profile_lock(profile)
-        self._lock.acquire_shared()
         try:
+            self._lock.acquire_shared()
             self._engine = dialect.create_engine(profile)
             try:
-                self._repository = repository if repository is not None else self.repository_for(profile)
-                SchemaManager(dialect, profile).open(self._engine, self._repository)
+                if repository is None:
+                    repository = self.repository_for(profile)
+                self._repository = repository
+                SchemaManager(dialect, profile).open(self._engine, repository)
             except BaseException:
                 self._engine.dispose()
-                if hasattr(self, "_repository"):
-                    self._repository.close()
                 raise
         except BaseException:
+            if repository is not None:
+                repository.close()
             self._lock.release()
             raise
         self._sessions = SessionManager(self._engine, dialect, profile.name)

@@ -96,12 +96,10 @@ class SessionManager:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
-        """Open a transaction (outermost) or a savepoint (nested) and yield the session.
+        """Yield the session in a transaction (outermost, committed on success) or a savepoint (nested).
 
-        The outermost level commits on success. An exception rolls back only its own level and is
-        re-raised. Work done on the session outside any ``transaction()`` block (implicitly begun) is
-        committed when the outermost block opens, so the block starts a fresh write transaction; on
-        SQLite that transaction is ``BEGIN IMMEDIATE`` (writers queue up instead of failing).
+        See :meth:`SqlStorageBackend.transaction <provstore_sql.backend.SqlStorageBackend.transaction>`: an
+        implicit transaction is committed first, and SQLite's outermost level begins ``IMMEDIATE``.
         """
         session = self.session()
         depth = getattr(self._local, "depth", 0)
