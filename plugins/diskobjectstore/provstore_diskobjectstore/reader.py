@@ -21,7 +21,7 @@ import os
 import sqlite3
 import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from provstore.exceptions import CorruptStorage
@@ -32,8 +32,12 @@ from provstore_diskobjectstore.layout import Layout, connect_index
 __all__ = ["ContainerReader", "PackedStream", "ZlibStream"]
 
 _LOOKUP = "SELECT pack_id, offset, length, compressed, size FROM db_object WHERE hashkey = ?"
+_SCAN = "SELECT hashkey, pack_id, offset, length, compressed, size FROM db_object"
+_MAX_ID = "SELECT max(id) FROM db_object"
 _CHUNK_KEYS = 500
 """Keys per ``IN (...)`` query when looking up many objects (SQLite allows 32,766 parameters)."""
+_SCAN_FACTOR = 8
+"""Scan the whole index instead when the keys are at least an eighth of its rows (ids estimate the rows)."""
 _SMALL = 256 * 1024
 """Packed objects up to this size are read together with their neighbours and served from memory."""
 _RUN = 1024 * 1024
@@ -43,6 +47,11 @@ _GAP = 16 * 1024
 
 Row = tuple[str, int, int, int, int, int]
 """``(key, pack_id, offset, length, compressed, size)`` of a packed object."""
+
+
+def _by_position(row: Row) -> tuple[int, int]:
+    """Return the place of a packed object: its pack, then its offset."""
+    return row[1], row[2]
 
 
 def _missing(key: str) -> FileNotFoundError:
@@ -293,18 +302,24 @@ class ContainerReader:
             raise CorruptStorage(f"the pack index names pack {pack_id}, which does not exist") from None
 
     # -------------------------------------------------------------------------- many objects
-    def _lookup_many(self, keys: Iterable[str]) -> list[Row]:
-        """Return the index rows of those ``keys`` that are packed, sorted by pack and offset."""
+    def _lookup_many(self, keys: list[str]) -> list[Row]:
+        """Return the index rows of those ``keys`` that are packed, sorted by pack and offset.
+
+        Keys are looked up ``_CHUNK_KEYS`` at a time through the index on ``hashkey``; when they are many
+        compared with the objects in the index, one scan of the table is cheaper than that many look-ups.
+        """
         index = self._index()
-        rows: list[Row] = []
-        iterator = iter(keys)
-        while chunk := list(itertools.islice(iterator, _CHUNK_KEYS)):
-            statement = (
-                "SELECT hashkey, pack_id, offset, length, compressed, size FROM db_object "
-                f"WHERE hashkey IN ({', '.join('?' * len(chunk))})"
-            )
-            rows.extend(index.execute(statement, chunk).fetchall())
-        rows.sort(key=lambda row: (row[1], row[2]))
+        rows: list[Row]
+        if len(keys) > _CHUNK_KEYS and len(keys) * _SCAN_FACTOR >= (index.execute(_MAX_ID).fetchall()[0][0] or 0):
+            wanted = set(keys)
+            rows = [row for row in index.execute(_SCAN).fetchall() if row[0] in wanted]
+        else:
+            rows = []
+            for start in range(0, len(keys), _CHUNK_KEYS):
+                chunk = keys[start : start + _CHUNK_KEYS]
+                statement = f"{_SCAN} WHERE hashkey IN ({', '.join('?' * len(chunk))})"
+                rows.extend(index.execute(statement, chunk).fetchall())
+        rows.sort(key=_by_position)
         return rows
 
     def packed(self, keys: list[str]) -> set[str]:
@@ -333,17 +348,25 @@ class ContainerReader:
         rows = self._lookup_many(wanted)
         yield from self._stream_rows(rows)
         packed = {row[0] for row in rows}
-        gone = []
+        gone, loose_path = [], self.layout.loose_path
         for key in wanted:
             if key in packed:
                 continue
             try:
-                handle = open(self.layout.loose_path(key), "rb")
+                descriptor = os.open(loose_path(key), os.O_RDONLY)
             except FileNotFoundError:
                 gone.append(key)
                 continue
-            with handle:
-                yield key, handle  # type: ignore[misc]
+            size = os.fstat(descriptor).st_size
+            if size > _SMALL:
+                with open(descriptor, "rb") as handle:
+                    yield key, handle  # type: ignore[misc]
+                continue
+            try:
+                data = _pread(descriptor, size, 0)
+            finally:
+                os.close(descriptor)
+            yield key, io.BytesIO(data)  # type: ignore[misc]
         if gone:  # packed (and its loose copy cleaned) since the first query, or missing
             rows = self._lookup_many(gone)
             yield from self._stream_rows(rows)
@@ -359,9 +382,9 @@ class ContainerReader:
             finally:
                 os.close(descriptor)
 
-    def _stream_pack(self, descriptor: int, rows: list[Row]) -> Iterator[tuple[str, BinaryIO]]:
+    def _stream_pack(self, descriptor: int, rows: list[Row]) -> Iterator[tuple[str, Any]]:
         """Yield the streams of the objects of one pack, reading runs of small neighbours with one ``pread``."""
-        index = 0
+        index, BytesIO = 0, io.BytesIO  # noqa: N806 (a local name for the hot loop)
         while index < len(rows):
             key, _, offset, length, compressed, size = rows[index]
             if length > _SMALL or size > _SMALL:
@@ -385,6 +408,7 @@ class ContainerReader:
                 stop += 1
             run = _pread(descriptor, end - offset, offset) if end > offset else b""
             for key, _, start, length, compressed, size in rows[index:stop]:
-                data = run[start - offset : start - offset + length]
-                yield key, io.BytesIO(_decompress(data, size) if compressed else data)  # type: ignore[misc]
+                start -= offset
+                data = run[start : start + length]
+                yield key, BytesIO(_decompress(data, size) if compressed else data)
             index = stop
