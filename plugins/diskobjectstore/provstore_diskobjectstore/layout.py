@@ -15,7 +15,7 @@ import os
 import re
 import sqlite3
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +39,15 @@ class Layout:
     zlib_level: int
     """Compression level of compressed packed objects (``compression_algorithm`` ``zlib+<level>``)."""
 
-    @property
-    def loose_folder(self) -> str:
-        """Return the folder of the loose objects, with a trailing separator (paths are joined as strings)."""
-        return f"{self.folder}{os.sep}loose{os.sep}"
+    def __post_init__(self) -> None:
+        # paths are joined as strings, from parts computed once: a read builds one path per object
+        object.__setattr__(self, "loose_folder", f"{self.folder}{os.sep}loose{os.sep}")
+        object.__setattr__(self, "packs_folder", f"{self.folder}{os.sep}packs{os.sep}")
 
-    @property
-    def packs_folder(self) -> str:
-        """Return the folder of the pack files, with a trailing separator."""
-        return f"{self.folder}{os.sep}packs{os.sep}"
+    loose_folder: str = field(init=False)
+    """The folder of the loose objects, with a trailing separator."""
+    packs_folder: str = field(init=False)
+    """The folder of the pack files, with a trailing separator."""
 
     @property
     def index_path(self) -> Path:

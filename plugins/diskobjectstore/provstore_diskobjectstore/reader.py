@@ -268,12 +268,14 @@ class ContainerReader:
     def content(self, key: str) -> bytes:
         """Return the whole content of object ``key`` (a valid sha256 key)."""
         try:
-            handle = open(self.layout.loose_path(key), "rb", buffering=0)
+            descriptor = os.open(self.layout.loose_path(key), os.O_RDONLY)
         except FileNotFoundError:
             pass
         else:
-            with handle:
-                return handle.readall()
+            try:
+                return _pread(descriptor, os.fstat(descriptor).st_size, 0)
+            finally:
+                os.close(descriptor)
         pack_id, offset, length, compressed, size = self._lookup(key)
         descriptor = self._open_pack(pack_id)
         try:
