@@ -181,7 +181,7 @@ class ZlibStream(io.RawIOBase):
         if got < size:
             raise CorruptStorage("a compressed packed object is shorter than its size: the container is damaged")
         self._position += got
-        return b"".join(parts)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def readall(self) -> bytes:
         return self.read()
