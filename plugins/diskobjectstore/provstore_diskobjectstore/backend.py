@@ -419,38 +419,43 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
     # ------------------------------------------------------------------------ maintenance
     def get_info(self, detailed: bool = False, **kwargs: Any) -> dict[str, Any]:
         """Return configuration and object counts; ``detailed`` adds sizes on disk and pack statistics."""
-        with self._open() as container:
-            info: dict[str, Any] = {
-                "backend": "core.diskobjectstore",
-                "folder": str(self._filepath),
-                "uuid": container.container_id,
-                "hash_type": container.hash_type,
-                "compression": self._compression,
-                "compression_algorithm": container.compression_algorithm,
-                "pack_size_target": container.pack_size_target,
-                "loose_prefix_len": container.loose_prefix_len,
+        config = self._checked_config()
+        layout = self._layout()
+        with contextlib.ExitStack() as stack:
+            if layout is not None:
+                counts, sizes = packer.count_objects(layout), packer.total_size(layout) if detailed else None
+            else:
+                container = stack.enter_context(self._open())
+                counts, sizes = container.count_objects(), container.get_total_size() if detailed else None
+        info: dict[str, Any] = {
+            "backend": "core.diskobjectstore",
+            "folder": str(self._filepath),
+            "uuid": config["container_id"],
+            "hash_type": config["hash_type"],
+            "compression": self._compression,
+            "compression_algorithm": config.get("compression_algorithm"),
+            "pack_size_target": config.get("pack_size_target"),
+            "loose_prefix_len": config.get("loose_prefix_len"),
+            "objects": {"loose": counts.loose, "packed": counts.packed},
+            "packs": counts.pack_files,
+        }
+        if sizes is not None:
+            info["size_bytes"] = {
+                "loose": sizes.total_size_loose,
+                "packed": sizes.total_size_packed,
+                "packed_on_disk": sizes.total_size_packed_on_disk,
+                "packfiles_on_disk": sizes.total_size_packfiles_on_disk,
+                "pack_index_on_disk": sizes.total_size_packindexes_on_disk,
             }
-            counts = container.count_objects()
-            info["objects"] = {"loose": counts.loose, "packed": counts.packed}
-            info["packs"] = counts.pack_files
-            if detailed:
-                sizes = container.get_total_size()
-                info["size_bytes"] = {
-                    "loose": sizes.total_size_loose,
-                    "packed": sizes.total_size_packed,
-                    "packed_on_disk": sizes.total_size_packed_on_disk,
-                    "packfiles_on_disk": sizes.total_size_packfiles_on_disk,
-                    "pack_index_on_disk": sizes.total_size_packindexes_on_disk,
-                }
-                info["pack_statistics"] = {
-                    "pack_files": counts.pack_files,
-                    "unreferenced_bytes": sizes.total_size_packfiles_on_disk - sizes.total_size_packed_on_disk,
-                    "compression_ratio": (
-                        round(sizes.total_size_packed_on_disk / sizes.total_size_packed, 4)
-                        if sizes.total_size_packed
-                        else None
-                    ),
-                }
+            info["pack_statistics"] = {
+                "pack_files": counts.pack_files,
+                "unreferenced_bytes": sizes.total_size_packfiles_on_disk - sizes.total_size_packed_on_disk,
+                "compression_ratio": (
+                    round(sizes.total_size_packed_on_disk / sizes.total_size_packed, 4)
+                    if sizes.total_size_packed
+                    else None
+                ),
+            }
         return info
 
     def maintain(

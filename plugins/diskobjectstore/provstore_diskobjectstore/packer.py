@@ -16,7 +16,7 @@ import sqlite3
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from provstore.exceptions import CorruptStorage, UnreachableStorage
 from provstore.repository.abstract import CHUNK_SIZE
@@ -24,7 +24,17 @@ from provstore.repository.abstract import CHUNK_SIZE
 from provstore_diskobjectstore.layout import Layout, connect_index
 from provstore_diskobjectstore.progress import Progress
 
-__all__ = ["clean_loose_copies", "loose_to_pack", "pack_loose", "vacuum", "wasted_bytes"]
+__all__ = [
+    "ObjectCount",
+    "TotalSize",
+    "clean_loose_copies",
+    "count_objects",
+    "loose_to_pack",
+    "pack_loose",
+    "total_size",
+    "vacuum",
+    "wasted_bytes",
+]
 
 _INSERT = "INSERT INTO db_object (hashkey, compressed, size, offset, length, pack_id) VALUES (?, ?, ?, ?, ?, ?)"
 _CHUNK_KEYS = 500
@@ -236,3 +246,45 @@ def vacuum(layout: Layout) -> None:
         index.execute("VACUUM")
     finally:
         index.close()
+
+
+class ObjectCount(NamedTuple):
+    """Objects of a container, as disk-objectstore's ``count_objects`` counts them (loose copies included)."""
+
+    packed: int
+    loose: int
+    pack_files: int
+
+
+class TotalSize(NamedTuple):
+    """Bytes of a container, as disk-objectstore's ``get_total_size`` adds them up."""
+
+    total_size_packed: int
+    total_size_packed_on_disk: int
+    total_size_packfiles_on_disk: int
+    total_size_packindexes_on_disk: int
+    total_size_loose: int
+
+
+def count_objects(layout: Layout) -> ObjectCount:
+    """Return the number of packed objects, of loose files and of pack files."""
+    index = connect_index(layout.index_path)
+    try:
+        packed = index.execute("SELECT count(*) FROM db_object").fetchall()[0][0]
+    finally:
+        index.close()
+    return ObjectCount(packed, len(layout.loose_keys()), len(layout.pack_ids()))
+
+
+def total_size(layout: Layout) -> TotalSize:
+    """Return the sizes of the packed objects (uncompressed and on disk), pack files, index and loose files."""
+    index = connect_index(layout.index_path)
+    try:
+        size, length = index.execute(
+            "SELECT coalesce(sum(size), 0), coalesce(sum(length), 0) FROM db_object"
+        ).fetchall()[0]
+    finally:
+        index.close()
+    packs = sum(os.stat(layout.pack_path(pack_id)).st_size for pack_id in layout.pack_ids())
+    loose = sum(os.stat(layout.loose_path(key)).st_size for key in layout.loose_keys())
+    return TotalSize(size, length, packs, os.stat(layout.index_path).st_size, loose)

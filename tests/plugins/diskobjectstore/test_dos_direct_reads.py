@@ -63,7 +63,7 @@ def test_index_without_the_pinned_columns_is_not_read_directly(repository) -> No
     assert read_layout(repository._filepath, _config(repository)) is None
 
 
-# Reads objects of every kind and reports whether disk_objectstore was imported to do so.
+# Reads objects of every kind and the info, and reports whether disk_objectstore was imported to do so.
 READS = r"""
 import json, sys
 from provstore_diskobjectstore.backend import DiskObjectStoreRepositoryBackend
@@ -75,6 +75,7 @@ for key in expected:
         assert handle.read().decode() == expected[key]
 assert {key: stream.read().decode() for key, stream in repository.iter_object_streams(list(expected))} == expected
 assert repository.has_objects(list(expected)) == [True] * len(expected)
+assert repository.get_info(detailed=True)["objects"]["packed"] == 3
 print(json.dumps([read == expected, "disk_objectstore" in sys.modules, "sqlalchemy" in sys.modules]))
 """
 
@@ -209,3 +210,21 @@ def test_a_damaged_pack_is_a_one_line_error(repository) -> None:
     os.unlink(repository._filepath / "packs" / "0")
     with pytest.raises(CorruptStorage, match="pack 0, which does not exist"):
         repository.get_object_content(key)
+
+
+def test_info_counts_as_disk_objectstore_counts(repository) -> None:
+    _store_loose_packed_compressed(repository)
+    repository.put_objects_from_filelikes([io.BytesIO(b"batch")])
+    repository.delete_objects([repository.put_objects_from_filelikes([io.BytesIO(b"deleted")])[0]])
+    info = repository.get_info(detailed=True)
+    with Container(repository._filepath) as container:
+        counts, sizes = container.count_objects(), container.get_total_size()
+    assert info["objects"] == {"loose": counts.loose, "packed": counts.packed} and info["packs"] == counts.pack_files
+    assert info["size_bytes"] == {
+        "loose": sizes.total_size_loose,
+        "packed": sizes.total_size_packed,
+        "packed_on_disk": sizes.total_size_packed_on_disk,
+        "packfiles_on_disk": sizes.total_size_packfiles_on_disk,
+        "pack_index_on_disk": sizes.total_size_packindexes_on_disk,
+    }
+    assert info["pack_statistics"]["unreferenced_bytes"] > 0
