@@ -1,14 +1,17 @@
 """The ``core.diskobjectstore`` repository: a disk-objectstore container addressed by sha256 keys.
 
 Single writes become loose files (safe from many processes at once, see :mod:`.loose`); the batch API
-writes straight into packs. Every operation uses the container as a context manager so its SQLite
-sessions are closed when it ends: an open session would keep reading an old snapshot of the pack index
-and hold the file open. Writers to packs (batch writes, packing) are serialised between processes with
-an advisory lock on the container folder, because disk-objectstore allows only one pack writer at a time.
+writes straight into packs. A container of the format pinned in :mod:`.layout` is read (:mod:`.reader`),
+counted and maintained (:mod:`.packer`) directly from its files and its pack index; disk-objectstore's API
+serves batch writes, deletions, listing, repacking a pack with waste, and every container of another format.
+Where disk-objectstore is used, the container is a context manager so its SQLite sessions are closed when
+the operation ends: an open session would keep reading an old snapshot of the pack index. Writers to packs
+(batch writes, packing) are serialised between processes with an advisory lock on the container folder,
+because disk-objectstore allows only one pack writer at a time.
 
 Importing disk-objectstore costs ~60 ms (it loads SQLAlchemy's ORM for its pack index), so it is imported
-only in :func:`_disk_objectstore`, when the first object is read, written, listed or maintained. Opening a
-storage needs only the container's identity, read here from the container's ``config.json``.
+only in :func:`_disk_objectstore`, when it is first needed: opening a storage, reading objects and counting
+them need only the container's ``config.json`` and its files.
 """
 
 from __future__ import annotations
