@@ -113,7 +113,7 @@ def _reads(kind: str, folder: str, keys: list[str], single: int, packed: bool) -
     """Time single reads of the first ``single`` keys against the ceilings, then ``iter_object_streams`` of all.
 
     The single reads (``get_object_content``, ``open``) and the ceilings take turns in slices of 50 objects
-    in this process, so that they are measured under the same load.
+    in this process, the first of each slice rotating, so that they are measured under the same load.
     """
     repository = _repository(kind, folder)
     chosen = keys[:single]
@@ -131,9 +131,11 @@ def _reads(kind: str, folder: str, keys: list[str], single: int, packed: bool) -
     for read in readers.values():  # warm the code paths and the page cache
         read(list(range(min(50, len(chosen)))))
     seconds = dict.fromkeys(readers, 0.0)
-    for start in range(0, len(chosen), 50):
+    names = list(readers)
+    for turn, start in enumerate(range(0, len(chosen), 50)):
         positions = list(range(start, min(start + 50, len(chosen))))
-        for name, read in readers.items():
+        for name in names[turn % len(names) :] + names[: turn % len(names)]:  # who goes first rotates
+            read = readers[name]
             began = time.perf_counter()
             read(positions)
             seconds[name] += time.perf_counter() - began
