@@ -14,7 +14,7 @@ from provstore import hookspecs
 from provstore.testing import pytest_plugin
 from provstore.testing.repository import RepositoryBackendTests
 from provstore.testing.storage import StorageBackendTests
-from venvs import REPO
+from support.venvs import REPO
 
 GUIDE = (REPO / "docs" / "plugin-author-guide.md").read_text(encoding="utf-8")
 

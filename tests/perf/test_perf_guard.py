@@ -103,7 +103,7 @@ def test_bulk_load_mode_against_the_ceiling(node_storage, request, tmp_path, mon
     """bulk_insert of 59,999 links into an empty table (bulk-load mode, indexes and keys rebuilt after) reaches
     20% of the raw ceiling (measured ~60-70% at full size)."""
     from provstore.storage import EntityTypes
-    from storage.bulk_load_support import spy_bulk_load
+    from support.bulk_load_support import spy_bulk_load
 
     bench = benchmark("storage")
     storage, user = node_storage

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from provstore.config import Config, Profile
 from provstore.exceptions import ProvstoreError, UnreachableStorage
-from provstore.testing.postgres import PostgresCluster, PostgresClusterError
+from provstore_psql_dos.testing import PostgresCluster, PostgresClusterError
 
 from reliability.figures import record
 
