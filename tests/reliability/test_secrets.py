@@ -104,6 +104,7 @@ def assert_no_secret_in_reprs(*roots: Any) -> int:
     return checked
 
 
+@pytest.mark.slow
 def test_password_never_shown(password_server, isolated_config_dir, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     setup = cli(

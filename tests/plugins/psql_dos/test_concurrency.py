@@ -54,6 +54,7 @@ def _finish(process) -> str:
     return out
 
 
+@pytest.mark.slow
 def test_concurrent_writers_lose_nothing(psql_profile, psql_storage):
     workers, transactions, per_transaction = 4, 8, 40
     processes = [
@@ -111,6 +112,7 @@ def test_a_killed_process_releases_its_lock(psql_profile, psql_storage):
             time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_live_maintenance_while_others_write(psql_profile, psql_storage):
     processes = [start_worker(psql_profile, WRITER, str(n), "15", "30") for n in range(2)]
     rounds = 0

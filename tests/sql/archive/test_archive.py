@@ -27,7 +27,9 @@ def assert_nothing_imported(target):
     assert target.users.count() == target.nodes.count() == target.computers.count() == 0
 
 
-@pytest.mark.parametrize("backend", ["core.sqlite_dos", pytest.param("core.psql_dos", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "backend", ["core.sqlite_dos", pytest.param("core.psql_dos", marks=[pytest.mark.postgres, pytest.mark.slow])]
+)
 def test_round_trip(source, archive_file, open_store, backend):
     target = open_store(backend, "imported")
     report = import_archive(archive_file, target, batch_size=5)

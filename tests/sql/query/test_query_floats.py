@@ -84,6 +84,7 @@ def expected(stored, test) -> set[int]:
     return {pk for pk, value in stored.items() if is_number(value) and test(value)}
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operand=OPERANDS)
 @example(operand=5.3e16)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from provstore.storage import EntityTypes
 from query_dataset import Dataset, matches
 
@@ -61,6 +62,7 @@ def _filters(rng: random.Random, documents: list, count: int) -> list[dict]:
     return result
 
 
+@pytest.mark.slow
 def test_random_documents_and_filters_match_the_oracle(storage):
     """300 random documents, 600 random filters: the backend's answers equal the oracle's."""
     rng = random.Random(20240611)

@@ -35,6 +35,7 @@ def test_round_trip_copies_everything(open_store, source_backend, target_backend
     assert report.objects.copied == 11 and report.bytes_copied > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("source_backend", "target_backend"), PAIRS[:1] + PAIRS[3:4])
 def test_running_again_copies_nothing(open_store, source_backend, target_backend):
     source, target = open_store(source_backend, "src"), open_store(target_backend, "dst")
@@ -66,7 +67,7 @@ def interrupt_bulk_insert(monkeypatch, storage, when):
     return calls
 
 
-@pytest.mark.parametrize("fail_after", [1, 4, 9, 13])
+@pytest.mark.parametrize("fail_after", [1, 4, 9, pytest.param(13, marks=pytest.mark.slow)])
 def test_resume_after_interruption_has_no_duplicates(open_store, monkeypatch, fail_after):
     """A crash after some batches were committed: the re-run completes the copy and verification passes."""
     source, target = open_store("core.sqlite_dos", "src"), open_store("core.sqlite_dos", "dst")
