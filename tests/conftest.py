@@ -109,3 +109,12 @@ def storage(request: pytest.FixtureRequest, sql_backend: str | None, tmp_path):
     backend = profile.storage_cls(profile)
     yield backend
     backend.close()
+
+
+@pytest.fixture
+def user_id(storage) -> int:
+    """Return the pk of a user inserted into the storage under test."""
+    from provstore.storage import EntityTypes
+    from support.rows import user_row
+
+    return storage.bulk_insert(EntityTypes.USER, [user_row()])[0]
