@@ -33,6 +33,14 @@ def pytest_configure(config: pytest.Config) -> None:
     reset_plugin_manager()
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every performance gate ``slow`` too, so that the fast tier (``-m "not slow"``) never runs one."""
+    for item in items:
+        if item.get_closest_marker("perf") is not None and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     """Say which installed provstore plugins the run blocks."""
     return f"provstore plugins of other distributions, blocked: {', '.join(BLOCKED_PLUGINS) or 'none installed'}"

@@ -446,9 +446,9 @@ class SqlStorageBackend(StorageBackend):
     def query(self) -> Any:
         """Return a new query builder on this storage."""
         self._ensure_open()
-        from provstore_sql.query import QueryBuilder
+        from provstore_sql.query import SqlQueryBuilder
 
-        return QueryBuilder(self)
+        return SqlQueryBuilder(self)
 
     @property
     def default_user(self) -> Any:
