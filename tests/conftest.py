@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from support.isolation import block_foreign_plugins
 
 pytest_plugins = ["provstore_psql_dos.testing.fixtures"]
+from provstore.plugins import resolve_storage_class
 
 FAKE_PLUGIN_DIR = Path(__file__).parent / "core" / "fake_plugin"
 BLOCKED_PLUGINS: list[str] = []
@@ -113,8 +114,8 @@ def storage(request: pytest.FixtureRequest, sql_backend: str | None, tmp_path):
 
     extra = request.getfixturevalue("pg_database") if sql_backend == "core.psql_dos" else {}
     profile = make_profile(sql_backend, tmp_path, **extra)
-    profile.storage_cls.initialise(profile)
-    backend = profile.storage_cls(profile)
+    resolve_storage_class(profile).initialise(profile)
+    backend = resolve_storage_class(profile)(profile)
     yield backend
     backend.close()
 

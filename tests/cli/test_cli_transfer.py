@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from provstore import open_storage
 from provstore.config import Config, Profile
+from provstore.plugins import resolve_storage_class
 from support.dataset import populate, snapshot
 
 pytestmark = pytest.mark.slow  # each command is a fresh interpreter
@@ -31,7 +32,7 @@ def profiles(tmp_path):
                 name, {"storage": {"backend": "core.sqlite_dos", "config": {"filepath": str(tmp_path / name)}}}
             )
             if name != "b":
-                profile.storage_cls.initialise(profile)
+                resolve_storage_class(profile).initialise(profile)
             config.add_profile(profile)
     with open_storage("a") as storage:
         populate(storage)

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 from provstore.cli import config_options
-from provstore.config import CONFIG_FILENAME, Config
+from provstore.config import CONFIG_FILENAME, Config, Profile
 
 
 @pytest.fixture
@@ -178,6 +178,24 @@ def test_delete_keep_data(run, fake_plugin, tmp_path):
     assert run("profile", "delete", "main", "--force", "--keep-data").exit_code == 0
     assert (tmp_path / "store" / "state.json").exists()
     assert Config.load().profile_names == []
+
+
+def test_delete_leaves_the_data_of_a_backend_that_cannot_delete_it(run, fake_plugin, tmp_path, monkeypatch):
+    from provstore.exceptions import StorageError
+    from provstore.storage import StorageBackend
+    from testfake_plugin.backend import FakeStorage
+
+    setup_fake(run, "main", tmp_path / "store")
+    monkeypatch.setattr(FakeStorage, "can_delete_storage", False)
+    monkeypatch.setattr(FakeStorage, "delete_storage", StorageBackend.delete_storage)  # the declared default
+    result = run("profile", "delete", "main", "--force")
+    assert result.exit_code == 0
+    assert result.output == (
+        "Backend 'testfake.store' cannot delete its data; it was left in place.\nDeleted profile 'main'.\n"
+    )
+    assert (tmp_path / "store" / "state.json").exists()
+    with pytest.raises(StorageError, match=r"'testfake\.store' cannot delete its data"):
+        FakeStorage.delete_storage(Profile("p", {"storage": {"backend": "testfake.store"}}))
 
 
 def test_delete_needs_confirmation(run, fake_plugin, tmp_path, monkeypatch):

@@ -58,12 +58,15 @@ def test_plugin_list_detail_shows_configuration_fields(run, fake_plugin):
     lines = result.output.splitlines()
     assert "status:       ok" in lines
     assert "repository:   -" in lines
+    assert "can delete:   True" in lines
+    assert "setup:        admin_password" in lines
     assert "  folder (path) (required): Folder of the storage." in lines
     assert "  port (int) [default: 5432]: A port, to test integer options." in lines
     assert "  password (secret) [default: null]: A secret, to test masking." in lines
     assert '  mode (fast|safe) [default: "safe"]: A choice.' in lines
     detail = json.loads(run("plugin", "list", "storage", "testfake.store", "--json").output)
     assert detail["distribution"] is None and detail["cli_exposed"] is True
+    assert (detail["can_delete_storage"], detail["setup_options"]) == (True, ["admin_password"])
     assert [field["name"] for field in detail["configuration"]] == [
         "folder",
         "port",
@@ -118,19 +121,19 @@ class Raising:
 
 
 @pytest.mark.parametrize(
-    ("command", "stderr"),
+    ("command", "exit_code", "stderr"),
     [
-        ("raise-provstore", "Error: repository uuid mismatch\n"),
-        ("raise-pydantic", "Error: invalid value: field 'port': Input should be a valid integer, unable to parse "
+        ("raise-provstore", 1, "Error: repository uuid mismatch\n"),
+        ("raise-pydantic", 1, "Error: invalid value: field 'port': Input should be a valid integer, unable to parse "
          "string as an integer\n"),
-        ("raise-interrupt", "Error: interrupted\n"),
-        ("raise-oserror", "Error: [Errno 28] No space left on device\n"),
+        ("raise-interrupt", 130, "Error: interrupted\n"),
+        ("raise-oserror", 1, "Error: [Errno 28] No space left on device\n"),
     ],
 )  # fmt: skip
-def test_user_errors_are_one_line(run, fake_plugin, command, stderr):
+def test_user_errors_are_one_line(run, fake_plugin, command, exit_code, stderr):
     fake_plugin.register(Raising(), "raising")
     result = run(command)
-    assert (result.exit_code, result.stderr) == (1, stderr)
+    assert (result.exit_code, result.stderr) == (exit_code, stderr)
 
 
 def test_bugs_keep_their_traceback(run, fake_plugin):

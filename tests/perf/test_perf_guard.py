@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from provstore.plugins import resolve_storage_class
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -44,8 +45,8 @@ def node_storage(tmp_path, request):
     backend = request.param
     extra = request.getfixturevalue("pg_database") if backend == "core.psql_dos" else {}
     profile = make_profile(backend, tmp_path / "store", **extra)
-    profile.storage_cls.initialise(profile)
-    with profile.storage_cls(profile) as storage:
+    resolve_storage_class(profile).initialise(profile)
+    with resolve_storage_class(profile)(profile) as storage:
         [user] = storage.bulk_insert(EntityTypes.USER, [{"email": "guard@example.org"}], allow_defaults=True)
         yield storage, user
 
@@ -125,12 +126,12 @@ def test_bulk_load_mode_against_the_ceiling(node_storage, request, tmp_path, mon
             return bench.sqlite_ceiling_seconds(bench.link_rows(pks), str(tmp_path / f"links{run}.db"), pragmas)
 
     backend = type(storage)  # the real threshold and chunk size, only spied on
-    modes = spy_bulk_load(monkeypatch, backend, backend.bulk_load_threshold, backend.bulk_chunk_size)
+    modes = spy_bulk_load(monkeypatch, backend, backend.dialect.bulk_load_threshold, backend.dialect.bulk_chunk_size)
     ours, raw = [], []
     for run in range(2):
         try:
             with storage.transaction():
-                ours.append(bench.bulk_seconds(storage, EntityTypes.LINK, bench.link_rows(pks))[0])
+                ours.append(bench.bulk_seconds(storage, EntityTypes.LINK, bench.link_rows(pks), exclusive_load=True)[0])
                 raise _RollBack
         except _RollBack:
             pass
@@ -211,7 +212,7 @@ def test_opening_a_storage_imports_only_what_it_needs(tmp_path):
     from provstore.testing.profiles import make_profile
 
     profile = make_profile("core.sqlite_dos", tmp_path)
-    profile.storage_cls.initialise(profile)
+    resolve_storage_class(profile).initialise(profile)
     code = (
         "import sys\n"
         "import provstore\n"

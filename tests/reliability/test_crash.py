@@ -30,7 +30,8 @@ BULK_KILL_AFTER = 30_000
 
 BULK_CHILD = f"""
 import uuid
-storage = profile.storage_cls(profile)
+EXCLUSIVE = globals().get("EXCLUSIVE", False)
+storage = resolve_storage_class(profile)(profile)
 user = storage.default_user.pk
 
 def rows():
@@ -39,15 +40,16 @@ def rows():
             signal_and_hang()
         yield {{"uuid": str(uuid.uuid4()), "node_type": "data.core.Int.", "label": "doomed", "user_id": user}}
 
-storage.bulk_insert(EntityTypes.NODE, rows(), allow_defaults=True)
+storage.bulk_insert(EntityTypes.NODE, rows(), allow_defaults=True, exclusive_load=EXCLUSIVE)
 """
 
 BULK_LOAD_CHILD = (
     """
-from provstore_sql import bulk_load
+from provstore_sql.bulk import load_mode
 
-profile.storage_cls.bulk_load_threshold = 1000
-_begin = bulk_load.BulkLoad.begin.__func__
+EXCLUSIVE = True
+resolve_storage_class(profile).dialect.bulk_load_threshold = 1000
+_begin = load_mode.BulkLoad.begin.__func__
 
 
 def _recording_begin(cls, *args, **kwargs):
@@ -57,14 +59,14 @@ def _recording_begin(cls, *args, **kwargs):
     return load
 
 
-bulk_load.BulkLoad.begin = classmethod(_recording_begin)
+load_mode.BulkLoad.begin = classmethod(_recording_begin)
 """
     + BULK_CHILD
 )
 """The bulk insert child with bulk-load mode from row 1,000 on: killed while the indexes are dropped."""
 
 FILES_CHILD = """
-storage = profile.storage_cls(profile)
+storage = resolve_storage_class(profile)(profile)
 with storage.transaction():
     for index in range(200):
         node = storage.nodes.create(node_type="data.core.folder.FolderData.", label="doomed")
@@ -89,7 +91,7 @@ def write_then_signal(self, *args, **kwargs):
     return result
 
 Container._write_data_to_packfile = write_then_signal
-storage = profile.storage_cls(profile)
+storage = resolve_storage_class(profile)(profile)
 storage.maintain(full=True)
 """
 
@@ -112,7 +114,7 @@ def should_compress(*args, **kwargs):  # called once per object copied into the 
     return original_should_compress(*args, **kwargs)
 
 module.Container.repack_pack, module.should_compress = repack_pack, should_compress
-storage = profile.storage_cls(profile)
+storage = resolve_storage_class(profile)(profile)
 storage.maintain(full=True)
 """
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from provstore.config import Profile
+from provstore.plugins import resolve_storage_class
 from provstore.testing.profiles import make_profile
 
 
@@ -30,8 +31,8 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ca
         if repository is not None:
             attributes["repository"] = repository
         profile = Profile(name, attributes)
-        profile.storage_cls.initialise(profile)
-        storage = profile.storage_cls(profile)
+        resolve_storage_class(profile).initialise(profile)
+        storage = resolve_storage_class(profile)(profile)
         opened.append(storage)
         return storage
 

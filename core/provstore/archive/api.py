@@ -21,8 +21,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from provstore_sql.archive_storage import ArchiveStorage
-
 from provstore.archive.format import (
     DATABASE_MEMBER,
     FORMAT_NAME,
@@ -34,12 +32,34 @@ from provstore.archive.format import (
     zip_errors,
 )
 from provstore.archive.repository import ZipRepository
-from provstore.exceptions import CorruptStorage, ValidationError
+from provstore.config import Profile
+from provstore.exceptions import CorruptStorage, PluginNotFound, ValidationError
 from provstore.repository.abstract import CHUNK_SIZE
 from provstore.storage.abstract import StorageBackend
 from provstore.transfer import TransferReport, transfer_storage
 
-__all__ = ["create_archive", "import_archive", "inspect_archive", "open_archive"]
+__all__ = ["ARCHIVE_BACKEND", "create_archive", "import_archive", "inspect_archive", "open_archive"]
+
+ARCHIVE_BACKEND = "core.sqlite_archive"
+"""Storage backend of an archive's database (plugin ``provstore-sqlite-dos``), given the zip as its repository."""
+
+
+def _archive_profile(database: Path, label: str) -> tuple[Profile, type[StorageBackend]]:
+    """Return the profile of the archive database ``database`` and its storage class, resolved by name.
+
+    :raises PluginNotFound: the plugin providing :data:`ARCHIVE_BACKEND` is not installed (the message names it).
+    """
+    from provstore.plugins import resolve_storage_class
+
+    config = {"filepath": str(database)}
+    profile = Profile(f"archive {label}", {"storage": {"backend": ARCHIVE_BACKEND, "config": config}})
+    try:
+        return profile, resolve_storage_class(profile)
+    except PluginNotFound:
+        raise PluginNotFound(
+            f"archives need the storage backend {ARCHIVE_BACKEND}, which is not installed: "
+            "pip install 'provstore[sqlite]'"
+        ) from None
 
 
 def create_archive(
@@ -49,8 +69,6 @@ def create_archive(
 
     :raises ValidationError: ``path`` exists already.
     """
-    from provstore_sql.migrator import SqlMigrator
-
     from provstore import __version__
 
     path = Path(path)
@@ -65,18 +83,20 @@ def create_archive(
             tempfile.TemporaryDirectory(prefix=".provstore-archive-", dir=path.parent) as folder,
             zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive,
         ):
-            database = Path(folder) / DATABASE_MEMBER
-            target = ArchiveStorage(database, ZipRepository(archive, archive_uuid), path.name, create=True)
+            profile, archive_cls = _archive_profile(Path(folder) / DATABASE_MEMBER, path.name)
+            repository = ZipRepository(archive, archive_uuid)
+            archive_cls.initialise(profile, repository=repository)
+            target = archive_cls(profile, repository)
             try:
                 report = transfer_storage(storage, target, batch_size=batch_size, progress=progress, atomic=True)
             finally:
                 target.close()
-            archive.write(database, DATABASE_MEMBER)
+            archive.write(profile.storage_config["filepath"], DATABASE_MEMBER)
             metadata = {
                 "format": FORMAT_NAME,
                 "format_version": FORMAT_VERSION,
                 "provstore_version": __version__,
-                "schema_version": SqlMigrator.version_head(),
+                "schema_version": archive_cls.version_head(),
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
                 "source_profile": storage.profile.name,
                 "repository_uuid": archive_uuid,
@@ -111,7 +131,7 @@ def _open_zip(path: str | os.PathLike[str], limits: ArchiveLimits) -> Iterator[t
 
 
 @contextlib.contextmanager
-def open_archive(path: str | os.PathLike[str], limits: ArchiveLimits | None = None) -> Iterator[ArchiveStorage]:
+def open_archive(path: str | os.PathLike[str], limits: ArchiveLimits | None = None) -> Iterator[StorageBackend]:
     """Yield the archive at ``path`` as a read-only storage (its database extracted to a temporary folder).
 
     :raises ValidationError: a forbidden member name (zip-slip) or a limit exceeded (zip bomb).
@@ -124,7 +144,8 @@ def open_archive(path: str | os.PathLike[str], limits: ArchiveLimits | None = No
         database = Path(folder) / DATABASE_MEMBER
         with zip_errors(path), archive.open(DATABASE_MEMBER) as member, database.open("wb") as out:
             shutil.copyfileobj(member, out, CHUNK_SIZE)
-        storage = ArchiveStorage(database, ZipRepository(archive, str(metadata["repository_uuid"])), Path(path).name)
+        profile, archive_cls = _archive_profile(database, Path(path).name)
+        storage = archive_cls(profile, ZipRepository(archive, str(metadata["repository_uuid"])))
         try:
             yield storage
         finally:

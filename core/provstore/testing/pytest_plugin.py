@@ -89,15 +89,17 @@ def storage_factory(
     Without arguments it initialises (resetting) the profile of :func:`storage_profile_config` and opens it;
     pass a :class:`~provstore.config.Profile` to open another (e.g. the same profile twice).
     """
+    from provstore import open_storage
     from provstore.config import Profile
+    from provstore.plugins import resolve_storage_class
 
     opened: list[StorageBackend] = []
 
     def factory(profile: Profile | None = None, initialise: bool = True) -> StorageBackend:
         profile = profile if profile is not None else Profile("conformance", storage_profile_config)
         if initialise:
-            profile.storage_cls.initialise(profile, reset=True)
-        storage = profile.storage_cls(profile)
+            resolve_storage_class(profile).initialise(profile, reset=True)
+        storage = open_storage(profile)
         opened.append(storage)
         return storage
 

@@ -29,6 +29,7 @@ from provstore.exceptions import (
     TransactionError,
     UnreachableStorage,
 )
+from provstore.plugins import resolve_storage_class
 from provstore.repository import AbstractRepositoryBackend
 from provstore.storage import EntityTypes, StorageBackend
 
@@ -52,9 +53,9 @@ def node_row(user_id: int, node_uuid: str | None = None, node_type: str = "data.
 
 _CHILD_WRITER = """
 import json, sys
+from provstore import open_storage
 from provstore.config import Profile
-profile = Profile("conformance", json.load(sys.stdin))
-storage = profile.storage_cls(profile)
+storage = open_storage(Profile("conformance", json.load(sys.stdin)))
 storage.set_global_variable("written-by-child", {"pid": 1})
 storage.close()
 """
@@ -87,7 +88,7 @@ class StorageBackendTests:
     # ------------------------------------------------------------------------------------- configuration
     def test_configuration_fields_are_described(self, storage_profile_config: dict[str, Any]) -> None:
         """``provstore profile setup`` turns each field into an option whose help is the field's description."""
-        cls = self.fresh_profile(storage_profile_config).storage_cls
+        cls = resolve_storage_class(self.fresh_profile(storage_profile_config))
         undocumented = [name for name, field in cls.Configuration.model_fields.items() if not field.description]
         assert not undocumented, f"Configuration fields without a description: {undocumented}"
 
@@ -129,7 +130,7 @@ class StorageBackendTests:
     ) -> None:
         storage.set_global_variable("kept", 1)
         storage.close()
-        assert storage.profile.storage_cls.initialise(storage.profile) is False
+        assert resolve_storage_class(storage.profile).initialise(storage.profile) is False
         assert storage_factory(storage.profile, initialise=False).get_global_variable("kept") == 1
 
     @requires("persistent")
@@ -138,7 +139,7 @@ class StorageBackendTests:
     ) -> None:
         storage.set_global_variable("kept", "yes")
         storage.close()
-        cls = storage.profile.storage_cls
+        cls = resolve_storage_class(storage.profile)
         cls.migrate(storage.profile)
         assert cls.version_profile(storage.profile) == cls.version_head()
         assert storage_factory(storage.profile, initialise=False).get_global_variable("kept") == "yes"
@@ -146,13 +147,13 @@ class StorageBackendTests:
     @requires("persistent")
     def test_uninitialised_profile_has_no_version(self, storage_profile_config: dict[str, Any]) -> None:
         profile = self.fresh_profile(storage_profile_config)
-        assert profile.storage_cls.version_profile(profile) is None
+        assert resolve_storage_class(profile).version_profile(profile) is None
 
     @requires("persistent")
     def test_migrate_uninitialised_raises(self, storage_profile_config: dict[str, Any]) -> None:
         profile = self.fresh_profile(storage_profile_config)
         with pytest.raises(StorageMigrationError):
-            profile.storage_cls.migrate(profile)
+            resolve_storage_class(profile).migrate(profile)
 
     @requires("persistent")
     def test_open_uninitialised_raises(
@@ -169,7 +170,7 @@ class StorageBackendTests:
         storage.set_global_variable("gone", 1)
         profile = storage.profile
         storage.close()
-        assert profile.storage_cls.initialise(profile, reset=True) is True
+        assert resolve_storage_class(profile).initialise(profile, reset=True) is True
         reopened = storage_factory(profile, initialise=False)
         with pytest.raises(KeyError):
             reopened.get_global_variable("gone")
@@ -458,6 +459,17 @@ class StorageBackendTests:
         with pytest.raises(ValueError):
             storage.set_global_variable("new", 2, overwrite=False)
         assert storage.get_global_variable("new") == 1
+
+    def test_iter_global_variables_lists_the_data_variables_in_order(self, storage: StorageBackend) -> None:
+        """What a transfer copies: every variable set, oldest first, with its latest value and description."""
+        before = [key for key, _, _ in storage.iter_global_variables()]
+        storage.set_global_variable("first", {"a": [1]}, description="the first")
+        storage.set_global_variable("second", "two")
+        storage.set_global_variable("first", 1)  # a new value keeps the place and the description
+        listed = [item for item in storage.iter_global_variables() if item[0] not in before]
+        assert listed == [("first", 1, "the first"), ("second", "two", "")]
+        if self.has_repository and storage.get_repository().uuid is not None:
+            assert storage.get_repository().uuid not in [value for _, value, _ in storage.iter_global_variables()]
 
     # ----------------------------------------------------------------------------------- information, secrets
     @pytest.mark.parametrize("detailed", [False, True])

@@ -15,8 +15,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from provstore_sql.migrator import REPOSITORY_UUID_KEY
-
 from provstore.exceptions import CorruptStorage, IntegrityError, NotExistent, ValidationError
 from provstore.storage.abstract import StorageBackend
 from provstore.transfer.objects import ObjectCopier
@@ -46,6 +44,12 @@ def transfer_storage(
 
     Primary keys are remapped (rows are matched by uuid, users by email); when the repositories key
     objects differently the keys are recomputed and the nodes' ``repository_metadata`` rewritten.
+
+    An ``atomic`` run into a fresh target (holding no data but users when the run starts, as a new archive
+    or a new profile does) is the transfer's to fill and has nothing to resume: each kind it lacks goes in
+    with one ``bulk_insert(..., exclusive_load=True)``, so a large kind may be loaded with its indexes
+    dropped and rebuilt, and on PostgreSQL other sessions using those tables wait until the run commits.
+    Other runs write batch by batch on the default path.
 
     :param batch_size: rows (and objects) read and written per step; bounds the memory of each step.
     :param progress: show progress bars on stderr.
@@ -77,7 +81,10 @@ def transfer_storage(
     if verify:
         with bar("verifying objects", report.objects.source) as advance:
             objects.verify(advance)
-    rows = RowCopier(source, target, objects, batch_size, bar, {kind for kind, count in before.items() if not count})
+    unmatched = {kind for kind, count in before.items() if not count}
+    # an atomic run into a fresh target is the transfer's to fill: its kinds may load in load mode
+    exclusive = frozenset(unmatched) if atomic and report.mode == "fresh" else frozenset()
+    rows = RowCopier(source, target, objects, batch_size, bar, unmatched, exclusive)
     with target.transaction() if atomic else contextlib.nullcontext():
         rows.copy_all()
         if verify:
@@ -139,21 +146,9 @@ def _verify_counts(target: StorageBackend, reports: dict[str, EntityReport], bef
 
 
 def _source_settings(storage: StorageBackend) -> Iterator[tuple[str, Any, str]]:
-    """Yield ``(key, value, description)`` of the settings that belong to the data (not the store's identity).
-
-    Settings are neither an entity collection nor a query entity, so they are read from the SQL session.
-    """
-    from provstore_sql.models import DbSetting
-    from sqlalchemy import select
-
-    session = storage.get_session()  # type: ignore[attr-defined]
-    began = not session.in_transaction()
-    statement = select(DbSetting.key, DbSetting.val, DbSetting.description).order_by(DbSetting.id)
-    rows = session.execute(statement).all()
-    if began:  # end the read transaction this opened, as the query API does
-        session.commit()
-    for key, value, description in rows:
-        if key != REPOSITORY_UUID_KEY and not key.startswith("transfer|"):
+    """Yield ``(key, value, description)`` of the settings that belong to the data (not earlier transfers' markers)."""
+    for key, value, description in storage.iter_global_variables():
+        if not key.startswith("transfer|"):
             yield key, value, description
 
 

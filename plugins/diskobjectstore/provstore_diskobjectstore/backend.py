@@ -267,7 +267,7 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
             self._container.close()
 
     # ----------------------------------------------------------------------------- writing
-    def _put_object_from_filelike(self, handle: BinaryIO) -> str:
+    def write_object_stream(self, handle: BinaryIO) -> str:
         """Stream ``handle`` into a new loose object (hashed while written, fsynced) and return its sha256."""
         with self._open() as container:
             return write_loose_object(container, handle)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from provstore.config import Profile
+from provstore.plugins import resolve_storage_class
 from provstore.testing.profiles import make_profile
 from provstore_psql_dos.testing import PostgresServer
 from psql_helpers import PASSWORD, start_cluster
@@ -23,8 +24,8 @@ def psql_profile(pg_database: dict[str, Any], tmp_path: Path) -> Profile:
 @pytest.fixture
 def psql_storage(psql_profile: Profile) -> Iterator[Any]:
     """Yield an initialised, open ``core.psql_dos`` storage; closed afterwards."""
-    psql_profile.storage_cls.initialise(psql_profile)
-    storage = psql_profile.storage_cls(psql_profile)
+    resolve_storage_class(psql_profile).initialise(psql_profile)
+    storage = resolve_storage_class(psql_profile)(psql_profile)
     yield storage
     storage.close()
 

@@ -37,6 +37,7 @@ import os
 import pytest
 from provstore.config import Profile
 from provstore_psql_dos.testing import DSN_ENV_VAR, PostgresCluster, PostgresClusterError
+from provstore.plugins import resolve_storage_class
 from provstore.storage import EntityTypes
 data = json.loads(sys.stdin.readline())
 profile = Profile(data.pop("name"), data)

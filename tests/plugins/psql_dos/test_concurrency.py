@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from provstore.exceptions import LockedProfileError
+from provstore.plugins import resolve_storage_class
 from provstore.storage import EntityTypes
 from provstore_psql_dos.locking import AdvisoryProfileLock
 from psql_helpers import WORKER_PRELUDE, start_worker
@@ -20,7 +21,7 @@ WRITER = (
     + """
 import uuid
 worker, transactions, per_transaction = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-storage = profile.storage_cls(profile)
+storage = resolve_storage_class(profile)(profile)
 user = storage.bulk_insert(EntityTypes.USER, [{"email": f"writer{worker}@example.org"}], allow_defaults=True)[0]
 pks = []
 for t in range(transactions):
@@ -40,7 +41,7 @@ print(json.dumps(pks))
 HOLDER = (
     WORKER_PRELUDE
     + """
-storage = profile.storage_cls(profile)
+storage = resolve_storage_class(profile)(profile)
 print("open", flush=True)
 sys.stdin.readline()
 storage.close()
@@ -76,7 +77,7 @@ def test_full_maintenance_refuses_while_another_process_uses_the_profile(psql_pr
     with pytest.raises(LockedProfileError, match="in use by another process"):
         psql_storage.maintain(full=True)
     with pytest.raises(LockedProfileError):
-        psql_profile.storage_cls.migrate(psql_profile)
+        resolve_storage_class(psql_profile).migrate(psql_profile)
     holder.stdin.write("done\n")
     holder.stdin.flush()
     _finish(holder)
@@ -85,15 +86,15 @@ def test_full_maintenance_refuses_while_another_process_uses_the_profile(psql_pr
 
 
 def test_opening_is_refused_during_exclusive_use(psql_profile, psql_storage):
-    lock = AdvisoryProfileLock("other", psql_profile.storage_cls._config(psql_profile))
+    lock = AdvisoryProfileLock("other", resolve_storage_class(psql_profile).validated_config(psql_profile))
     psql_storage.close()
     try:
         with lock.exclusive():
             with pytest.raises(LockedProfileError, match="maintained or migrated"):
-                psql_profile.storage_cls(psql_profile)
+                resolve_storage_class(psql_profile)(psql_profile)
     finally:
         lock.release()
-    psql_profile.storage_cls(psql_profile).close()  # released: opening works again
+    resolve_storage_class(psql_profile)(psql_profile).close()  # released: opening works again
 
 
 def test_a_killed_process_releases_its_lock(psql_profile, psql_storage):

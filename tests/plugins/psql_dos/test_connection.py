@@ -9,6 +9,7 @@ import traceback
 import pytest
 from provstore.config import Profile
 from provstore.exceptions import ConfigurationError, UnreachableStorage
+from provstore.plugins import resolve_storage_class
 from provstore.testing.profiles import make_profile
 from provstore_psql_dos.testing import _free_port
 from psql_helpers import PASSWORD
@@ -37,7 +38,7 @@ def test_unreachable_port_names_the_server(password_profile):
     port = _free_port()
     profile = _with(password_profile, database_port=port)
     with pytest.raises(UnreachableStorage) as info:
-        profile.storage_cls(profile)
+        resolve_storage_class(profile)(profile)
     message = str(info.value)
     config = profile.storage_config
     assert f"127.0.0.1:{port}" in message
@@ -52,26 +53,26 @@ def test_wrong_password_is_unreachable_storage(password_profile, action):
     profile = _with(password_profile, database_password="wrong-" + PASSWORD)
     with pytest.raises(UnreachableStorage, match="password authentication failed") as info:
         if action == "open":
-            profile.storage_cls(profile)
+            resolve_storage_class(profile)(profile)
         else:
-            getattr(profile.storage_cls, action)(profile)
+            getattr(resolve_storage_class(profile), action)(profile)
     _assert_masked(_fully(info.value))
     assert "wrong-" not in _fully(info.value)
 
 
 def test_missing_database(pg_cluster, tmp_path):
     profile = make_profile("core.psql_dos", tmp_path, **pg_cluster.storage_config("no_such_database"))
-    assert profile.storage_cls.version_profile(profile) is None
+    assert resolve_storage_class(profile).version_profile(profile) is None
     with pytest.raises(UnreachableStorage, match='database "no_such_database" does not exist'):
-        profile.storage_cls(profile)
+        resolve_storage_class(profile)(profile)
 
 
 def test_initialise_creates_a_missing_database(pg_cluster, tmp_path):
     profile = make_profile("core.psql_dos", tmp_path, **pg_cluster.storage_config("created_by_initialise"))
     try:
-        assert profile.storage_cls.initialise(profile) is True
-        assert profile.storage_cls.version_profile(profile) == profile.storage_cls.version_head()
-        with profile.storage_cls(profile) as storage:
+        assert resolve_storage_class(profile).initialise(profile) is True
+        assert resolve_storage_class(profile).version_profile(profile) == resolve_storage_class(profile).version_head()
+        with resolve_storage_class(profile)(profile) as storage:
             assert storage.get_info()["database"]["database"] == "created_by_initialise"
     finally:
         pg_cluster.drop_database("created_by_initialise")
@@ -80,8 +81,8 @@ def test_initialise_creates_a_missing_database(pg_cluster, tmp_path):
 def test_password_never_in_repr_str_info_or_logs(password_profile, caplog):
     caplog.set_level(logging.DEBUG)
     profile = _with(password_profile, engine_kwargs={"echo": True})
-    profile.storage_cls.initialise(profile)
-    storage = profile.storage_cls(profile)
+    resolve_storage_class(profile).initialise(profile)
+    storage = resolve_storage_class(profile)(profile)
     try:
         storage.set_global_variable("key", "value")
         texts = [
@@ -95,7 +96,7 @@ def test_password_never_in_repr_str_info_or_logs(password_profile, caplog):
     finally:
         storage.close()
     with pytest.raises(UnreachableStorage) as info:
-        _with(profile, database_password="other").storage_cls(_with(profile, database_password="other"))
+        resolve_storage_class(_with(profile, database_password="other"))(_with(profile, database_password="other"))
     for text in [*texts, _fully(info.value), caplog.text]:
         _assert_masked(text)
     assert "SELECT" in caplog.text  # the engine really logged its statements
@@ -104,7 +105,7 @@ def test_password_never_in_repr_str_info_or_logs(password_profile, caplog):
 def test_invalid_configuration_names_fields_without_values(psql_profile):
     profile = _with(psql_profile, database_port="not-a-port", database_password=12345678)
     with pytest.raises(ConfigurationError) as info:
-        profile.storage_cls(profile)
+        resolve_storage_class(profile)(profile)
     message = str(info.value)
     assert "database_port" in message and "database_password" in message
     assert "12345678" not in message and "not-a-port" not in message
@@ -113,34 +114,34 @@ def test_invalid_configuration_names_fields_without_values(psql_profile):
 def test_unknown_setting_is_refused(psql_profile):
     profile = _with(psql_profile, database_passwd="typo")
     with pytest.raises(ConfigurationError, match="database_passwd"):
-        profile.storage_cls.version_profile(profile)
+        resolve_storage_class(profile).version_profile(profile)
 
 
 def test_repository_uri_accepts_file_uris(psql_profile, tmp_path):
     folder = tmp_path / "some folder"
     profile = _with(psql_profile, repository_uri=folder.as_uri())
-    profile.storage_cls.initialise(profile)
-    with profile.storage_cls(profile) as storage:
+    resolve_storage_class(profile).initialise(profile)
+    with resolve_storage_class(profile)(profile) as storage:
         assert storage.get_info()["repository"]["folder"] == str(folder)
     assert folder.is_dir()
     with pytest.raises(ConfigurationError, match="repository_uri"):
-        _with(psql_profile, repository_uri="s3://bucket/x").storage_cls.version_profile(
+        resolve_storage_class(_with(psql_profile, repository_uri="s3://bucket/x")).version_profile(
             _with(psql_profile, repository_uri="s3://bucket/x")
         )
 
 
 def test_bad_engine_kwargs_are_a_configuration_error(psql_profile):
-    psql_profile.storage_cls.initialise(psql_profile)
+    resolve_storage_class(psql_profile).initialise(psql_profile)
     with pytest.raises(ConfigurationError, match="invalid engine_kwargs"):
-        _with(psql_profile, engine_kwargs={"no_such_argument": 1}).storage_cls(
+        resolve_storage_class(_with(psql_profile, engine_kwargs={"no_such_argument": 1}))(
             _with(psql_profile, engine_kwargs={"no_such_argument": 1})
         )
 
 
 def test_connect_args_apply_to_every_connection(psql_profile):
     profile = _with(psql_profile, engine_kwargs={"connect_args": {"application_name": "custom-app"}})
-    profile.storage_cls.initialise(profile)
-    with profile.storage_cls(profile) as storage:
+    resolve_storage_class(profile).initialise(profile)
+    with resolve_storage_class(profile)(profile) as storage:
         names = (
             storage.get_session()
             .connection()

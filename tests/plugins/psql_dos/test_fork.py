@@ -8,6 +8,7 @@ import os
 
 import pytest
 from provstore.exceptions import LockedProfileError
+from provstore.plugins import resolve_storage_class
 from provstore.storage import EntityTypes
 
 pytestmark = pytest.mark.postgres
@@ -62,7 +63,7 @@ def test_child_holds_the_profile_lock_of_its_own(psql_profile, psql_storage):
     pid = _fork(child)
     assert os.read(ready_read, 1) == b"x"
     psql_storage.close()  # the parent lets go: only the child uses the profile now
-    other = psql_profile.storage_cls(psql_profile)
+    other = resolve_storage_class(psql_profile)(psql_profile)
     try:
         with pytest.raises(LockedProfileError):
             other.maintain(full=True)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from provstore.exceptions import LockedProfileError
+from provstore.plugins import resolve_storage_class
 from provstore_sql.migrator import SqlMigrator
 
 pytestmark = pytest.mark.postgres
@@ -44,7 +45,7 @@ def test_postgresql_only_indexes_and_column_types(psql_storage):
 
 
 def test_delete_storage_drops_the_tables_and_erases_the_repository(psql_profile):
-    cls = psql_profile.storage_cls
+    cls = resolve_storage_class(psql_profile)
     assert cls.initialise(psql_profile) is True
     with cls(psql_profile) as storage:
         repository_folder = storage.get_repository().get_info()["folder"]
@@ -56,5 +57,5 @@ def test_delete_storage_drops_the_tables_and_erases_the_repository(psql_profile)
 
 def test_delete_storage_refuses_while_the_profile_is_in_use(psql_storage):
     with pytest.raises(LockedProfileError):
-        psql_storage.profile.storage_cls.delete_storage(psql_storage.profile)
+        resolve_storage_class(psql_storage.profile).delete_storage(psql_storage.profile)
     assert psql_storage.get_info()["entities"]["users"] >= 0

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from provstore.cli import cli
 from provstore.config import Profile
 from provstore.exceptions import ConfigurationError, UnreachableStorage
+from provstore.plugins import resolve_storage_class
 from provstore.testing.profiles import make_profile
 from psql_helpers import PASSWORD
 
@@ -39,7 +40,7 @@ def names(password_cluster):
 def test_setup_creates_role_and_database_then_storage_works(password_cluster, tmp_path, names):
     role, database = names
     profile = _profile(password_cluster, tmp_path, role, database)
-    cls = profile.storage_cls
+    cls = resolve_storage_class(profile)
     options = cls.SetupOptions(admin_username=password_cluster.user, admin_password=PASSWORD)
     assert cls.setup_storage(profile, options) == {"role": True, "database": True}
     assert cls.setup_storage(profile, options) == {"role": False, "database": False}  # idempotent
@@ -58,7 +59,7 @@ def test_setup_without_admin_uses_existing_role_and_database(password_cluster, t
     password_cluster.create_role(role, ROLE_PASSWORD)
     password_cluster.create_database(database, owner=role)
     profile = _profile(password_cluster, tmp_path, role, database)
-    cls = profile.storage_cls
+    cls = resolve_storage_class(profile)
     assert cls.setup_storage(profile, cls.SetupOptions()) == {"role": False, "database": False}
     assert cls.initialise(profile) is True
 
@@ -68,14 +69,14 @@ def test_missing_database_without_createdb_says_how_to_set_it_up(password_cluste
     password_cluster.create_role(role, ROLE_PASSWORD)
     profile = _profile(password_cluster, tmp_path, role, database)
     with pytest.raises(UnreachableStorage, match=r"profile setup core\.psql_dos") as info:
-        profile.storage_cls.initialise(profile)
+        resolve_storage_class(profile).initialise(profile)
     assert ROLE_PASSWORD not in str(info.value)
 
 
 def test_wrong_admin_password_is_masked(password_cluster, tmp_path, names):
     role, database = names
     profile = _profile(password_cluster, tmp_path, role, database)
-    cls = profile.storage_cls
+    cls = resolve_storage_class(profile)
     bad = "bad-admin-" + PASSWORD
     with pytest.raises(UnreachableStorage, match="password authentication failed") as info:
         cls.setup_storage(profile, cls.SetupOptions(admin_username=password_cluster.user, admin_password=bad))
@@ -85,7 +86,7 @@ def test_wrong_admin_password_is_masked(password_cluster, tmp_path, names):
 @pytest.mark.parametrize("role", ['x"; DROP ROLE postgres; --', "has space", "9starts_with_digit"])
 def test_unsafe_names_are_refused(password_cluster, tmp_path, role):
     profile = _profile(password_cluster, tmp_path, role, "db_never_created")
-    cls = profile.storage_cls
+    cls = resolve_storage_class(profile)
     with pytest.raises(ConfigurationError, match="invalid PostgreSQL name"):
         cls.setup_storage(profile, cls.SetupOptions(admin_username=password_cluster.user, admin_password=PASSWORD))
 

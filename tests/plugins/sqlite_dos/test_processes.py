@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from provstore.plugins import resolve_storage_class
 from provstore.storage import EntityTypes
 from provstore.testing.profiles import make_profile
 from support.child import run_with_profile
@@ -16,10 +17,11 @@ from support.rows import node_row, user_row
 _WRITER = """
 import json, sys, uuid
 from provstore.config import Profile
+from provstore.plugins import resolve_storage_class
 from provstore.storage import EntityTypes
 profile = Profile("p", json.loads(sys.argv[1]))
 worker = int(sys.argv[2])
-with profile.storage_cls(profile) as storage:
+with resolve_storage_class(profile)(profile) as storage:
     for i in range(40):
         with storage.transaction():
             storage.set_global_variable(f"w{worker}-{i}", i)
@@ -35,8 +37,8 @@ with profile.storage_cls(profile) as storage:
 @pytest.fixture
 def dos_storage(tmp_path):
     profile = make_profile("core.sqlite_dos", tmp_path, busy_timeout=30)
-    profile.storage_cls.initialise(profile)
-    storage = profile.storage_cls(profile)
+    resolve_storage_class(profile).initialise(profile)
+    storage = resolve_storage_class(profile)(profile)
     yield storage
     storage.close()
 
@@ -85,9 +87,10 @@ def test_backend_survives_fork(storage, user_id):
 _EXCLUSIVE = """
 import json, sys
 from provstore.config import Profile
+from provstore.plugins import resolve_storage_class
 from provstore.exceptions import LockedProfileError
 profile = Profile("p", json.loads(sys.argv[1]))
-lock = profile.storage_cls._profile_lock(profile)
+lock = resolve_storage_class(profile).dialect.profile_lock(profile)
 try:
     with lock.exclusive():
         print("exclusive")
@@ -123,8 +126,9 @@ def test_forked_child_has_its_own_profile_lock(dos_storage):
 _SET = """
 import json, sys
 from provstore.config import Profile
+from provstore.plugins import resolve_storage_class
 profile = Profile("p", json.loads(sys.argv[1]))
-with profile.storage_cls(profile) as storage:
+with resolve_storage_class(profile)(profile) as storage:
     storage.set_global_variable("counter", int(sys.argv[2]))
 """
 
@@ -144,11 +148,11 @@ def test_writer_waiting_too_long_gets_one_clear_error(tmp_path):
     from provstore.exceptions import LockedProfileError
 
     profile = make_profile("core.sqlite_dos", tmp_path, busy_timeout=0.2)
-    profile.storage_cls.initialise(profile)
-    blocker = sqlite3.connect(profile.storage_cls._database_path(profile), isolation_level=None)
+    resolve_storage_class(profile).initialise(profile)
+    blocker = sqlite3.connect(resolve_storage_class(profile).dialect.database_path(profile), isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     try:
-        with profile.storage_cls(profile) as storage:
+        with resolve_storage_class(profile)(profile) as storage:
             assert storage.get_info()["entities"]["nodes"] == 0  # readers are not blocked in WAL mode
             with pytest.raises(LockedProfileError, match="busy timeout"):
                 storage.set_global_variable("x", 1)

@@ -15,7 +15,8 @@ def test_create_profile_defaults():
     assert profile.name == "temp"
     assert profile.storage_backend == "core.sqlite_temp"
     assert profile.default_user_email == "user@email.com"
-    assert profile.repository_backend == "core.sandbox"
+    assert profile.repository_backend is None  # the profile names none: the backend's default applies
+    assert SqliteTempBackend.default_repository_backend == "core.sandbox"
     assert SqliteTempBackend.cli_exposed is False
 
 

@@ -70,7 +70,7 @@ def test_object_is_written_before_the_node_refers_to_it(node, storage, monkeypat
         raise RuntimeError("database down")
 
     objects_before = len(list(storage.get_repository().list_objects()))
-    monkeypatch.setattr(SqlNode, "_set_field", fail)
+    monkeypatch.setattr(SqlNode, "save_field", fail)
     with pytest.raises(RuntimeError):
         node.put_object_from_bytes(b"orphan", "f")
     monkeypatch.undo()

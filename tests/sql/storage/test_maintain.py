@@ -6,6 +6,7 @@ import io
 
 import pytest
 from provstore.exceptions import LockedProfileError
+from provstore.plugins import resolve_storage_class
 from provstore.storage import EntityTypes
 from provstore.testing.profiles import make_profile
 from support.child import run_with_profile
@@ -51,9 +52,10 @@ def test_full_deletes_unreferenced_objects(storage, user_id):
 _FULL_MAINTAIN = """
 import json, sys
 from provstore.config import Profile
+from provstore.plugins import resolve_storage_class
 from provstore.exceptions import LockedProfileError
 profile = Profile("p", json.loads(sys.argv[1]))
-storage = profile.storage_cls(profile)
+storage = resolve_storage_class(profile)(profile)
 try:
     storage.maintain(full=True)
 except LockedProfileError as exc:
@@ -66,10 +68,11 @@ storage.close()
 _OPEN = """
 import json, sys
 from provstore.config import Profile
+from provstore.plugins import resolve_storage_class
 from provstore.exceptions import LockedProfileError
 profile = Profile("p", json.loads(sys.argv[1]))
 try:
-    profile.storage_cls(profile).close()
+    resolve_storage_class(profile)(profile).close()
 except LockedProfileError as exc:
     print("locked:", exc)
 else:
@@ -80,12 +83,12 @@ else:
 @pytest.fixture
 def dos_profile(tmp_path):
     profile = make_profile("core.sqlite_dos", tmp_path)
-    profile.storage_cls.initialise(profile)
+    resolve_storage_class(profile).initialise(profile)
     return profile
 
 
 def test_full_maintenance_refused_while_another_process_uses_the_profile(dos_profile):
-    storage = dos_profile.storage_cls(dos_profile)
+    storage = resolve_storage_class(dos_profile)(dos_profile)
     try:
         output = run_with_profile(_FULL_MAINTAIN, dos_profile)
         assert output.startswith("locked:")
@@ -97,7 +100,7 @@ def test_full_maintenance_refused_while_another_process_uses_the_profile(dos_pro
 
 
 def test_opening_refused_during_full_maintenance(dos_profile):
-    storage = dos_profile.storage_cls(dos_profile)
+    storage = resolve_storage_class(dos_profile)(dos_profile)
     try:
         with storage._lock.exclusive():
             assert run_with_profile(_OPEN, dos_profile).startswith("locked:")
@@ -107,8 +110,8 @@ def test_opening_refused_during_full_maintenance(dos_profile):
 
 
 def test_full_maintenance_refused_by_a_second_instance_in_this_process(dos_profile):
-    first = dos_profile.storage_cls(dos_profile)
-    second = dos_profile.storage_cls(dos_profile)
+    first = resolve_storage_class(dos_profile)(dos_profile)
+    second = resolve_storage_class(dos_profile)(dos_profile)
     try:
         with pytest.raises(LockedProfileError):
             first.maintain(full=True)
@@ -121,10 +124,10 @@ def test_full_maintenance_refused_by_a_second_instance_in_this_process(dos_profi
 
 
 def test_migrate_refused_while_in_use(dos_profile):
-    storage = dos_profile.storage_cls(dos_profile)
+    storage = resolve_storage_class(dos_profile)(dos_profile)
     try:
         with pytest.raises(LockedProfileError):
-            dos_profile.storage_cls.migrate(dos_profile)
+            resolve_storage_class(dos_profile).migrate(dos_profile)
     finally:
         storage.close()
-    dos_profile.storage_cls.migrate(dos_profile)
+    resolve_storage_class(dos_profile).migrate(dos_profile)

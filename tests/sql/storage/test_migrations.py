@@ -15,6 +15,7 @@ from provstore.exceptions import (
     StorageMigrationError,
     UnreachableStorage,
 )
+from provstore.plugins import resolve_storage_class
 from provstore.testing.profiles import make_profile
 from provstore_sql.migrator import REPOSITORY_UUID_KEY, SqlMigrator
 
@@ -26,12 +27,12 @@ def profile(tmp_path):
 
 @pytest.fixture
 def initialised(profile):
-    assert profile.storage_cls.initialise(profile) is True
+    assert resolve_storage_class(profile).initialise(profile) is True
     return profile
 
 
 def _database(profile):
-    return profile.storage_cls._database_path(profile)
+    return resolve_storage_class(profile).dialect.database_path(profile)
 
 
 def _execute(profile, statement: str) -> None:
@@ -56,11 +57,11 @@ def test_migrations_are_found_as_package_resources():
 
 
 def test_version_head_is_the_scripts_head(profile):
-    assert profile.storage_cls.version_head() == SqlMigrator.script().get_current_head()
+    assert resolve_storage_class(profile).version_head() == SqlMigrator.script().get_current_head()
 
 
 def test_uninitialised_profile(profile):
-    cls = profile.storage_cls
+    cls = resolve_storage_class(profile)
     assert cls.version_profile(profile) is None
     assert not _database(profile).exists()  # asking did not create anything
     with pytest.raises(StorageMigrationError, match="not initialised"):
@@ -70,7 +71,7 @@ def test_uninitialised_profile(profile):
 
 
 def test_initialise_then_noop_then_reset(initialised):
-    cls = initialised.storage_cls
+    cls = resolve_storage_class(initialised)
     assert cls.version_profile(initialised) == cls.version_head()
     assert cls.initialise(initialised) is False
     with cls(initialised) as storage:
@@ -85,7 +86,7 @@ def test_initialise_then_noop_then_reset(initialised):
 
 
 def test_migrate_at_head_keeps_data(initialised):
-    cls = initialised.storage_cls
+    cls = resolve_storage_class(initialised)
     with cls(initialised) as storage:
         storage.set_global_variable("kept", [1, "ü"])
     cls.migrate(initialised)
@@ -95,7 +96,7 @@ def test_migrate_at_head_keeps_data(initialised):
 
 
 def test_models_match_the_migrated_database(initialised):
-    engine = initialised.storage_cls._create_engine(initialised)
+    engine = resolve_storage_class(initialised).dialect.create_engine(initialised)
     try:
         with SqlMigrator.connect(engine, initialised.name) as migrator:
             assert migrator.schema_differences() == []
@@ -109,7 +110,7 @@ def test_schema_behind_asks_to_migrate(initialised, monkeypatch):
     monkeypatch.setattr(SqlMigrator, "versions", classmethod(lambda cls: [current, "f00dfeedbeef"]))
     before = _digest(initialised)
     with pytest.raises(IncompatibleStorageSchema, match="provstore storage migrate"):
-        initialised.storage_cls(initialised)
+        resolve_storage_class(initialised)(initialised)
     assert _digest(initialised) == before
 
 
@@ -117,38 +118,38 @@ def test_schema_ahead_says_code_is_too_old(initialised):
     _execute(initialised, "UPDATE alembic_version SET version_num = 'ffffffffffff'")
     before = _digest(initialised)
     with pytest.raises(IncompatibleStorageSchema, match="code is too old"):
-        initialised.storage_cls(initialised)
+        resolve_storage_class(initialised)(initialised)
     with pytest.raises(StorageMigrationError, match="code is too old"):
-        initialised.storage_cls.migrate(initialised)
+        resolve_storage_class(initialised).migrate(initialised)
     assert _digest(initialised) == before
 
 
 def test_repository_uuid_mismatch(initialised):
     _execute(initialised, f"UPDATE db_dbsetting SET val = '\"not-the-uuid\"' WHERE key = '{REPOSITORY_UUID_KEY}'")
     with pytest.raises(CorruptStorage, match="wrong repository"):
-        initialised.storage_cls(initialised)
+        resolve_storage_class(initialised)(initialised)
 
 
 def test_not_a_database(initialised):
     _database(initialised).write_bytes(b"this is not an SQLite file" * 100)
     with pytest.raises(CorruptStorage, match="unreadable"):
-        initialised.storage_cls(initialised)
+        resolve_storage_class(initialised)(initialised)
     with pytest.raises(CorruptStorage):
-        initialised.storage_cls.version_profile(initialised)
+        resolve_storage_class(initialised).version_profile(initialised)
 
 
 def test_tables_without_version(initialised):
     _execute(initialised, "DROP TABLE alembic_version")
     with pytest.raises(CorruptStorage, match="no schema version"):
-        initialised.storage_cls.version_profile(initialised)
+        resolve_storage_class(initialised).version_profile(initialised)
 
 
 def test_empty_database_file_is_uninitialised(profile):
     _database(profile).parent.mkdir(parents=True)
     _database(profile).touch()
-    assert profile.storage_cls.version_profile(profile) is None
+    assert resolve_storage_class(profile).version_profile(profile) is None
     with pytest.raises(IncompatibleStorageSchema, match="not initialised"):
-        profile.storage_cls(profile)
+        resolve_storage_class(profile)(profile)
 
 
 def test_unwritable_folder(tmp_path):
@@ -156,7 +157,7 @@ def test_unwritable_folder(tmp_path):
     blocker.write_text("")
     profile = make_profile("core.sqlite_dos", blocker)
     with pytest.raises(UnreachableStorage, match="cannot create folder"):
-        profile.storage_cls.initialise(profile)
+        resolve_storage_class(profile).initialise(profile)
 
 
 @pytest.mark.parametrize(
@@ -169,8 +170,12 @@ def test_unwritable_folder(tmp_path):
 )
 def test_invalid_configuration_is_one_clear_error(backend, config, message):
     profile = Profile("bad", {"storage": {"backend": backend, "config": config}})
-    for action in (profile.storage_cls, profile.storage_cls.version_profile, profile.storage_cls.initialise):
-        if backend == "core.sqlite_temp" and action is not profile.storage_cls:
+    for action in (
+        resolve_storage_class(profile),
+        resolve_storage_class(profile).version_profile,
+        resolve_storage_class(profile).initialise,
+    ):
+        if backend == "core.sqlite_temp" and action is not resolve_storage_class(profile):
             continue  # a temporary storage has no schema to look at without opening it
         with pytest.raises(ConfigurationError, match=message) as info:
             action(profile)
