@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from provstore.plugins import resolve_storage_class
 from support.isolation import block_foreign_plugins
 
 pytest_plugins = ["provstore_psql_dos.testing.fixtures"]
-from provstore.plugins import resolve_storage_class
 
 FAKE_PLUGIN_DIR = Path(__file__).parent / "core" / "fake_plugin"
 BLOCKED_PLUGINS: list[str] = []
