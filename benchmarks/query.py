@@ -29,8 +29,8 @@ from typing import Any
 
 from provstore.plugins import resolve_storage_class
 from provstore.storage import EntityTypes, StorageBackend
-from provstore.testing.postgres import ExternalPostgres, PostgresCluster
 from provstore.testing.profiles import make_profile
+from provstore_psql_dos.testing import ExternalPostgres, PostgresCluster
 from sqlalchemy import func, select, text
 
 BACKENDS = ("core.psql_dos", "core.sqlite_dos", "core.sqlite_temp")

@@ -27,9 +27,9 @@ from typing import Any
 
 from provstore.plugins import resolve_storage_class
 from provstore.storage import EntityTypes, StorageBackend
-from provstore.testing.postgres import ExternalPostgres, PostgresCluster
 from provstore.testing.profiles import make_profile
 from provstore.transfer import transfer_storage
+from provstore_psql_dos.testing import ExternalPostgres, PostgresCluster
 
 UTC = datetime.timezone.utc
 

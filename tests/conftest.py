@@ -1,13 +1,50 @@
-"""Shared fixtures: every test runs with its own configuration directory, never the user's."""
+"""What every test shares: its own configuration folder, only this checkout's plugins, and the common fixtures.
+
+The folders follow the distributions: ``core`` (the core alone, on the test plugin of ``core/fake_plugin``),
+``sql`` (provstore-sql on the built-in SQL backends), ``plugins/<name>`` (one built-in plugin each), ``cli``
+(the console script end to end), ``packaging``, ``reliability``, ``perf``; ``support`` holds helper modules
+that several folders import (``tests/`` is on ``sys.path``).
+
+Installed provstore plugins that this checkout does not ship are blocked for the whole run (see
+:mod:`support.isolation`). The PostgreSQL fixtures ``pg_cluster`` and ``pg_database`` come from the psql_dos
+plugin's testing support.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from provstore.plugins import resolve_storage_class
+from support.isolation import block_foreign_plugins
+
+pytest_plugins = ["provstore_psql_dos.testing.fixtures"]
 
 FAKE_PLUGIN_DIR = Path(__file__).parent / "core" / "fake_plugin"
+BLOCKED_PLUGINS: list[str] = []
+"""The installed plugins of other distributions that this run blocks (filled when pytest starts)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Block every installed provstore plugin of another distribution, before any plugin manager exists."""
+    from provstore.plugins import reset_plugin_manager
+
+    BLOCKED_PLUGINS[:] = block_foreign_plugins()
+    reset_plugin_manager()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every performance gate ``slow`` too, so that the fast tier (``-m "not slow"``) never runs one."""
+    for item in items:
+        if item.get_closest_marker("perf") is not None and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say which installed provstore plugins the run blocks."""
+    return f"provstore plugins of other distributions, blocked: {', '.join(BLOCKED_PLUGINS) or 'none installed'}"
 
 
 @pytest.fixture
@@ -22,6 +59,19 @@ def fake_plugin(monkeypatch):
     get_plugin_manager().register(testfake_plugin.plugin, "testfake")
     yield get_plugin_manager()
     reset_plugin_manager()
+
+
+@pytest.fixture
+def run():
+    """Return a function running the CLI in-process: ``run("profile", "list", input=...)`` -> click Result."""
+    from provstore.cli import cli
+
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(cli, list(args), input=input, catch_exceptions=False)
+
+    return invoke
 
 
 @pytest.fixture(autouse=True)
@@ -68,3 +118,12 @@ def storage(request: pytest.FixtureRequest, sql_backend: str | None, tmp_path):
     backend = resolve_storage_class(profile)(profile)
     yield backend
     backend.close()
+
+
+@pytest.fixture
+def user_id(storage) -> int:
+    """Return the pk of a user inserted into the storage under test."""
+    from provstore.storage import EntityTypes
+    from support.rows import user_row
+
+    return storage.bulk_insert(EntityTypes.USER, [user_row()])[0]

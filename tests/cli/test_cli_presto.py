@@ -6,9 +6,11 @@ import json
 import stat
 
 import provstore
+import pytest
 from provstore.config import CONFIG_FILENAME, Config
 
 
+@pytest.mark.slow
 def test_presto_then_storage_commands_in_fresh_processes(provstore_script, isolated_config_dir):
     created = provstore_script("presto")
     assert created.returncode == 0, created.stderr

@@ -18,7 +18,7 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
-from venvs import REPO, VirtualEnv
+from support.venvs import REPO, VirtualEnv
 
 pytestmark = [pytest.mark.venv, pytest.mark.slow]
 

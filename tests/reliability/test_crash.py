@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from provstore.storage import EntityTypes
 from provstore_sql.migrator import SqlMigrator
-from storage.bulk_load_support import schema_snapshot
+from support.bulk_load_support import schema_snapshot
 
 from reliability.checks import assert_consistent, labels, referenced_keys, reopen
 from reliability.children import kill_at_marker, start_child

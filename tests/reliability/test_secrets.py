@@ -23,7 +23,7 @@ import pytest
 from provstore.config import Config, Profile
 from provstore.exceptions import ProvstoreError, UnreachableStorage
 from provstore.plugins import resolve_storage_class
-from provstore.testing.postgres import PostgresCluster, PostgresClusterError
+from provstore_psql_dos.testing import PostgresCluster, PostgresClusterError
 
 from reliability.figures import record
 
@@ -105,6 +105,7 @@ def assert_no_secret_in_reprs(*roots: Any) -> int:
     return checked
 
 
+@pytest.mark.slow
 def test_password_never_shown(password_server, isolated_config_dir, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     setup = cli(

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from provstore.config import Profile
     from provstore.repository import AbstractRepositoryBackend
     from provstore.storage import StorageBackend
-    from provstore.testing.postgres import PostgresServer
 
 REQUIRES_MARKER = "provstore_requires"
 
@@ -157,37 +156,3 @@ def repository_factory(
 def repository(repository_factory: Callable[..., AbstractRepositoryBackend]) -> AbstractRepositoryBackend:
     """Return an initialised repository of the backend under test (closed after the test)."""
     return repository_factory()
-
-
-# ------------------------------------------------------------------------------------------------ PostgreSQL
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[PostgresServer]:
-    """Return a PostgreSQL server for the whole session: ``$PROVSTORE_TEST_PG_DSN`` if set, else a throwaway cluster.
-
-    The throwaway cluster (see :mod:`provstore.testing.postgres`) listens on 127.0.0.1 only and is stopped
-    and deleted when the session ends. Without PostgreSQL binaries the requesting tests fail with an install
-    hint; deselect them with ``-m "not postgres"``.
-    """
-    from provstore.testing.postgres import PostgresClusterError, test_server
-
-    try:
-        server = test_server()
-    except PostgresClusterError as exc:
-        pytest.fail(f"{exc} (or skip these tests with -m 'not postgres')", pytrace=False)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def pg_database(pg_cluster: PostgresServer) -> Iterator[dict[str, Any]]:
-    """Create a fresh database on :func:`pg_cluster` for one test and drop it afterwards.
-
-    Returns its connection settings in the form of a ``core.psql_dos`` configuration (``database_hostname``,
-    ``database_port``, ``database_username``, ``database_password``, ``database_name``).
-    """
-    import uuid
-
-    name = f"test_{uuid.uuid4().hex[:16]}"
-    pg_cluster.create_database(name)
-    yield pg_cluster.storage_config(name)
-    pg_cluster.drop_database(name)
