@@ -1,26 +1,24 @@
 """Generate the CLI reference page from the click commands, so it can never drift from the code.
 
-Used two ways: as an MkDocs hook (``hooks:`` in mkdocs.yml) that adds ``cli-reference.md`` to every
-build, and as a script, ``python scripts/gen_cli_reference.py [OUTFILE]``, that writes the page (default:
-standard output). It documents the commands of the environment it runs in: the core's, plus any that
-installed plugins add through ``provstore_register_commands`` (none for the built-in plugins).
+The page is committed as ``docs/cli-reference.md``, so its links work in the repository as on the site;
+``python scripts/gen_cli_reference.py docs/cli-reference.md`` rewrites it, and a test fails when it is
+stale. It documents the commands of the environment it runs in: the core's, plus any that installed
+plugins add through ``provstore_register_commands`` (the built-in ``provstore-aiida`` adds ``storage adopt``).
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 PAGE = "cli-reference.md"
 HEADER = """# CLI reference
 
-Generated from the `provstore` click commands at documentation build time
-(`scripts/gen_cli_reference.py`); the backends listed under `profile setup` are the built-in
-plugins installed where the documentation was built. For a task-oriented tour see the
-[user guide](user-guide.md).
+Generated from the `provstore` click commands by `python scripts/gen_cli_reference.py docs/cli-reference.md`
+(a test checks it is current); the backends listed under `profile setup` are the built-in plugins. For a
+task-oriented tour see the [user guide](user-guide.md).
 """
 
 
@@ -45,14 +43,6 @@ def render() -> str:
         cli, info_name="provstore", terminal_width=100, max_content_width=100, **cli.context_settings
     )
     return "\n".join([HEADER, *_sections(cli, context, 2)])
-
-
-def on_files(files: Any, config: Any) -> Any:
-    """MkDocs hook: add the generated CLI reference page to the documentation files."""
-    from mkdocs.structure.files import File
-
-    files.append(File.generated(config, PAGE, content=render()))
-    return files
 
 
 if __name__ == "__main__":

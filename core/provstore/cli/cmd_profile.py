@@ -228,7 +228,7 @@ def set_default(name: str) -> None:
 def delete_profile(name: str, force: bool, keep_data: bool) -> None:
     """Delete profile NAME and, unless --keep-data, its storage's data.
 
-    A backend that cannot delete its data (its ``can_delete_storage`` is False) leaves it in place,
+    A backend that cannot delete its data (its class declares can_delete_storage False) leaves it in place,
     and the command says so.
     """
     from provstore.config import Config
