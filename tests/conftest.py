@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+# the conformance kit's provstore_* fixtures (installing provstore loads no pytest plugin by itself)
+pytest_plugins = ["provstore.testing.fixtures"]
 
 FAKE_PLUGIN_DIR = Path(__file__).parent / "core" / "fake_plugin"
 
@@ -33,11 +38,8 @@ def isolated_config_dir(tmp_path_factory, monkeypatch):
 
 # ----------------------------------------------------------------------------- SQL storage backends
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run every test using ``storage`` once per available SQL backend.
-
-    Conformance-kit classes (they set ``backend``) are left alone: the kit's fixtures build their storage.
-    """
-    if "sql_backend" in metafunc.fixturenames and not getattr(metafunc.cls, "backend", None):
+    """Run every test using ``storage`` once per available SQL backend."""
+    if "sql_backend" in metafunc.fixturenames:
         from provstore.testing.profiles import available_sql_backends
 
         backends = available_sql_backends()
@@ -49,16 +51,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def sql_backend() -> str | None:
-    """Return the SQL backend under test (set by parametrisation; None in conformance-kit classes)."""
+    """Return the SQL backend under test (set by parametrisation)."""
     return None
 
 
 @pytest.fixture
 def storage(request: pytest.FixtureRequest, sql_backend: str | None, tmp_path):
     """Yield an initialised, open storage of ``sql_backend`` (profile from ``make_profile``); closed after."""
-    if sql_backend is None:
-        yield request.getfixturevalue("storage_factory")()
-        return
     from provstore.testing.profiles import make_profile
 
     extra = request.getfixturevalue("pg_database") if sql_backend == "core.psql_dos" else {}
@@ -67,3 +66,32 @@ def storage(request: pytest.FixtureRequest, sql_backend: str | None, tmp_path):
     backend = profile.storage_cls(profile)
     yield backend
     backend.close()
+
+
+# ------------------------------------------------------------------------------------------------ PostgreSQL
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """Return a PostgreSQL server for the whole session: ``$PROVSTORE_TEST_PG_DSN`` if set, else a throwaway cluster.
+
+    The throwaway cluster listens on 127.0.0.1 only and is stopped and deleted when the session ends. Without
+    PostgreSQL binaries the requesting tests fail with an install hint; deselect them with ``-m "not postgres"``.
+    """
+    from provstore.testing.postgres import PostgresClusterError, test_server
+
+    try:
+        server = test_server()
+    except PostgresClusterError as exc:
+        pytest.fail(f"{exc} (or skip these tests with -m 'not postgres')", pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_database(pg_cluster: Any) -> Iterator[dict[str, Any]]:
+    """Create a fresh database on :func:`pg_cluster` for one test, as ``core.psql_dos`` settings; dropped after."""
+    import uuid
+
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    pg_cluster.create_database(name)
+    yield pg_cluster.storage_config(name)
+    pg_cluster.drop_database(name)

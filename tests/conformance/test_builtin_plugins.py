@@ -1,9 +1,9 @@
-"""Every built-in plugin passes the conformance kit that third-party authors use (provstore.testing)."""
+"""Every built-in plugin passes the whole conformance kit that third-party authors use (provstore.testing)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,36 +19,47 @@ class TestSqliteTemp(StorageBackendTests):
     backend = "core.sqlite_temp"
     persistent = False
     supports_concurrent_processes = False
+    supports_concurrent_threads = False  # one in-memory connection shared by every thread
 
 
 @pytest.mark.postgres
 class TestPsqlDos(StorageBackendTests):
     backend = "core.psql_dos"
 
-    @pytest.fixture
-    def storage_profile_config(self, pg_cluster: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
-        """A fresh database owned by a role with a password (so the kit checks the secret is never shown)."""
-        name = f"conformance_{uuid.uuid4().hex[:12]}"
-        password = uuid.uuid4().hex
-        pg_cluster.create_role(name, password)
-        params = pg_cluster.create_database(name, owner=name)
-        config = {
-            "database_hostname": params["host"],
-            "database_port": params["port"],
-            "database_username": name,
-            "database_password": password,
-            "database_name": name,
-            "repository_uri": (tmp_path / "repository").as_uri(),
-        }
-        yield {"storage": {"backend": self.backend, "config": config}}
-        pg_cluster.drop_database(name)
-        pg_cluster.drop_role(name)
+    @pytest.fixture(scope="class")
+    def provstore_storage_config_factory(
+        self, pg_cluster: Any, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[Callable[[], dict[str, Any]]]:
+        """A fresh database per store, owned by a role with a password (so the kit checks it is never shown)."""
+        created: list[str] = []
+
+        def make() -> dict[str, Any]:
+            name = f"kit_{uuid.uuid4().hex[:12]}"
+            password = uuid.uuid4().hex
+            pg_cluster.create_role(name, password)
+            params = pg_cluster.create_database(name, owner=name)
+            created.append(name)
+            config = {
+                "database_hostname": params["host"],
+                "database_port": params["port"],
+                "database_username": name,
+                "database_password": password,
+                "database_name": name,
+                "repository_uri": (tmp_path_factory.mktemp("repository") / "repository").as_uri(),
+            }
+            return {"storage": {"backend": self.backend, "config": config}}
+
+        yield make
+        for name in created:
+            pg_cluster.drop_database(name)
+            pg_cluster.drop_role(name)
 
 
 class TestSandbox(RepositoryBackendTests):
     backend = "core.sandbox"
     has_uuid = False
     content_addressed = False
+    key_format = "uuid4"
 
 
 class TestSandboxSha256(RepositoryBackendTests):
@@ -56,7 +67,7 @@ class TestSandboxSha256(RepositoryBackendTests):
     has_uuid = False
 
     @pytest.fixture
-    def repository_config(self, tmp_path: Path) -> dict[str, Any]:
+    def provstore_repository_config(self, tmp_path: Path) -> dict[str, Any]:
         return {"filepath": str(tmp_path / "sandboxes"), "key_format": "sha256"}
 
 
@@ -68,5 +79,5 @@ class TestDiskObjectStoreCompressed(RepositoryBackendTests):
     backend = "core.diskobjectstore"
 
     @pytest.fixture
-    def repository_config(self, tmp_path: Path) -> dict[str, Any]:
+    def provstore_repository_config(self, tmp_path: Path) -> dict[str, Any]:
         return {"filepath": str(tmp_path / "container"), "compression": True, "loose_prefix_len": 0}
