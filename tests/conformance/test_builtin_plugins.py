@@ -27,8 +27,9 @@ class TestPsqlDos(StorageBackendTests):
     backend = "core.psql_dos"
 
     @pytest.fixture(scope="class")
+    @classmethod
     def provstore_storage_config_factory(
-        self, pg_cluster: Any, tmp_path_factory: pytest.TempPathFactory
+        cls, pg_cluster: Any, tmp_path_factory: pytest.TempPathFactory
     ) -> Iterator[Callable[[], dict[str, Any]]]:
         """A fresh database per store, owned by a role with a password (so the kit checks it is never shown)."""
         created: list[str] = []
@@ -47,7 +48,7 @@ class TestPsqlDos(StorageBackendTests):
                 "database_name": name,
                 "repository_uri": (tmp_path_factory.mktemp("repository") / "repository").as_uri(),
             }
-            return {"storage": {"backend": self.backend, "config": config}}
+            return {"storage": {"backend": cls.backend, "config": config}}
 
         yield make
         for name in created:

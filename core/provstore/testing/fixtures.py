@@ -76,8 +76,8 @@ def provstore_storage_config_factory(
     """Return ``make()``, giving the profile dictionary of a new, separate, empty store each time it is called.
 
     The default fills the required path settings of the backend's ``Configuration`` with fresh folders.
-    Override it (``scope="class"``) when the backend needs other settings, e.g. a database per call on a server;
-    clean up what ``make`` created after the ``yield``.
+    Override it (``scope="class"``, as a ``classmethod`` when defined in the test class) when the backend needs
+    other settings, e.g. a new database per call on a server; clean up what ``make`` created after ``yield``.
     """
     from provstore.testing.configs import default_storage_profile
 
@@ -88,12 +88,25 @@ def provstore_storage_config_factory(
     return make
 
 
-@pytest.fixture
+def _with_user(config: dict[str, Any]) -> dict[str, Any]:
+    """Return ``config`` with the kit's default user unless it names its own."""
+    return {"default_user_email": KIT_USER_EMAIL, **config}
+
+
+@pytest.fixture(scope="class")
 def provstore_storage_config(provstore_storage_config_factory: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Return the profile dictionary of a new empty store for this test (uninitialised)."""
-    config = dict(provstore_storage_config_factory())
-    config.setdefault("default_user_email", KIT_USER_EMAIL)
-    return config
+    """Return the profile dictionary of the store the class's writing tests use, each after resetting it.
+
+    ``provstore_storage`` initialises it with ``reset=True`` for every test, so each test starts empty
+    while a server-based backend creates only a few databases per class.
+    """
+    return _with_user(provstore_storage_config_factory())
+
+
+@pytest.fixture
+def provstore_fresh_storage_config(provstore_storage_config_factory: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Return the profile dictionary of a new store that nothing has initialised yet."""
+    return _with_user(provstore_storage_config_factory())
 
 
 def _open(profile: Profile, initialise: bool) -> StorageBackend:
@@ -112,7 +125,7 @@ def provstore_storage_factory(
 ) -> Iterator[Callable[..., StorageBackend]]:
     """Return ``open(profile=None, initialise=True)`` opening a storage; every storage it opened is closed after.
 
-    Without arguments it initialises the profile of ``provstore_storage_config`` and opens it; pass a
+    Without arguments it initialises (resetting) the profile of ``provstore_storage_config`` and opens it; pass a
     :class:`~provstore.config.Profile` to open another (e.g. the same profile a second time).
     """
     from provstore.config import Profile
@@ -151,9 +164,7 @@ def provstore_dataset_storage(
     from provstore.config import Profile
     from provstore.testing.dataset import populate
 
-    config = dict(provstore_storage_config_factory())
-    config.setdefault("default_user_email", KIT_USER_EMAIL)
-    storage = _open(Profile("conformance-dataset", config), initialise=True)
+    storage = _open(Profile("conformance-dataset", _with_user(provstore_storage_config_factory())), initialise=True)
     try:
         populate(storage)
         yield storage

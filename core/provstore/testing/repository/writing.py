@@ -64,6 +64,11 @@ class WritingTests(RepositoryTests):
             provstore_repository.put_object_from_filelike(Failing())
         assert list(provstore_repository.list_objects()) == []
 
+    @pytest.mark.parametrize(
+        "handle",
+        [io.StringIO("text"), "a string", b"raw bytes", 42, None],
+        ids=["StringIO", "str", "bytes", "int", "None"],
+    )
     def test_put_rejects_non_byte_streams(self, provstore_repository: AbstractRepositoryBackend, handle: Any) -> None:
         with pytest.raises(TypeError):
             provstore_repository.put_object_from_filelike(handle)

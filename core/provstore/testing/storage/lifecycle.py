@@ -124,27 +124,27 @@ class LifecycleTests(StorageTests):
         assert reopened.get_global_variable("kept") == "yes"
 
     @requires("persistent")
-    def test_uninitialised_profile_has_no_version(self, provstore_storage_config: dict[str, Any]) -> None:
-        profile = self.fresh_profile(provstore_storage_config)
+    def test_uninitialised_profile_has_no_version(self, provstore_fresh_storage_config: dict[str, Any]) -> None:
+        profile = self.fresh_profile(provstore_fresh_storage_config)
         assert storage_class(profile).version_profile(profile) is None
 
     @requires("persistent")
-    def test_migrate_uninitialised_raises(self, provstore_storage_config: dict[str, Any]) -> None:
-        profile = self.fresh_profile(provstore_storage_config)
+    def test_migrate_uninitialised_raises(self, provstore_fresh_storage_config: dict[str, Any]) -> None:
+        profile = self.fresh_profile(provstore_fresh_storage_config)
         with pytest.raises(StorageMigrationError):
             storage_class(profile).migrate(profile)
 
     @requires("persistent")
     def test_open_uninitialised_raises(
-        self, provstore_storage_config: dict[str, Any], provstore_storage_factory: Callable[..., StorageBackend]
+        self, provstore_fresh_storage_config: dict[str, Any], provstore_storage_factory: Callable[..., StorageBackend]
     ) -> None:
-        profile = self.fresh_profile(provstore_storage_config)
+        profile = self.fresh_profile(provstore_fresh_storage_config)
         with pytest.raises((UnreachableStorage, IncompatibleStorageSchema)):
             provstore_storage_factory(profile, initialise=False)
 
     @requires("persistent")
-    def test_initialise_creates_once(self, provstore_storage_config: dict[str, Any]) -> None:
-        profile = self.fresh_profile(provstore_storage_config)
+    def test_initialise_creates_once(self, provstore_fresh_storage_config: dict[str, Any]) -> None:
+        profile = self.fresh_profile(provstore_fresh_storage_config)
         cls = storage_class(profile)
         assert cls.initialise(profile) is True
         assert cls.initialise(profile) is False

@@ -246,7 +246,9 @@ class LinkTests(StorageTests):
         make: Callable[[str], Node],
     ) -> None:
         from provstore.config import Profile
+        from provstore.testing.fixtures import KIT_USER_EMAIL
 
-        other = provstore_storage_factory(Profile("other", provstore_storage_config_factory()))
+        config = {"default_user_email": KIT_USER_EMAIL, **provstore_storage_config_factory()}
+        other = provstore_storage_factory(Profile("other", config))
         foreign = other.nodes.create(node_type=DATA).store()
         self.refused(provstore_storage, make(CALC), foreign, "input_calc", "x", "different storages")
