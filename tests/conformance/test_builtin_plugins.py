@@ -23,6 +23,7 @@ class TestSqliteTemp(StorageBackendTests):
 
 
 @pytest.mark.postgres
+@pytest.mark.slow  # about 500 tests, each on a database reset for it: minutes, so not in the fast tier
 class TestPsqlDos(StorageBackendTests):
     backend = "core.psql_dos"
 

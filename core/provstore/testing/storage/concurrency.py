@@ -51,6 +51,7 @@ class ConcurrencyTests(StorageTests):
 
     @requires("supports_concurrent_threads")
     def test_threads_see_each_others_commits(self, provstore_storage: StorageBackend) -> None:
+        provstore_storage.nodes.create(node_type=DATA, label="main").store()  # the default user exists
         errors: list[BaseException] = []
 
         def write(index: int) -> None:
@@ -68,7 +69,7 @@ class ConcurrencyTests(StorageTests):
             thread.join(timeout=120)
         assert not errors, errors
         assert [provstore_storage.get_global_variable(f"thread-{index}") for index in range(4)] == [0, 1, 2, 3]
-        assert provstore_storage.nodes.count() == 4
+        assert provstore_storage.nodes.count() == 5
 
     @requires("supports_concurrent_threads")
     def test_concurrent_creators_cannot_both_win(self, provstore_storage: StorageBackend) -> None:

@@ -148,7 +148,14 @@ class DeletionTests(StorageTests):
         comment = storage.comments.create(node=data, content="on data").store()
         log = storage.logs.create(node=data, loggername="l", levelname="INFO").store()
         other = storage.comments.create(node=calc, content="on calc").store()
-        copies = [storage.nodes.get(data.pk), calc.get_incoming()[0].node]
+        group = storage.groups.create(label="g").store()
+        group.add_nodes([data])
+        copies = [
+            storage.nodes.get(data.pk),
+            calc.get_incoming()[0].node,
+            group.nodes[0],
+            next(node for node in storage.nodes if node.pk == data.pk),
+        ]
         pk = data.pk
         with storage.transaction():
             storage.delete_nodes_and_connections([pk])
@@ -166,6 +173,7 @@ class DeletionTests(StorageTests):
         with pytest.raises(NotExistent, match="was deleted"):
             comment.content = "edited"
         assert storage.nodes.count() == 1
+        assert group.count() == 0
 
     @pytest.mark.parametrize("write", ["store", "set_extra", "label", "put_object", "seal"])
     def test_writes_to_a_deleted_node_are_refused(self, provstore_storage: StorageBackend, write: str) -> None:

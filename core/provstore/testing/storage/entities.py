@@ -389,6 +389,14 @@ class EntityTests(StorageTests):
         with pytest.raises(NotExistent, match="was deleted"):
             group.label = "renamed"
 
+    def test_computer_deletion_takes_its_held_authinfos(self, provstore_storage: StorageBackend) -> None:
+        computer = provstore_storage.computers.create(label="c").store()
+        authinfo = provstore_storage.authinfos.create(computer=computer).store()
+        provstore_storage.computers.delete(computer.pk)
+        assert not computer.is_stored and not authinfo.is_stored
+        with pytest.raises(NotExistent, match=r"authinfo \d+ was deleted"):
+            authinfo.store()
+
     @pytest.mark.parametrize("kind", ["nodes", "groups", "comments", "logs", "computers", "users"])
     def test_held_entity_knows_it_was_deleted(self, provstore_storage: StorageBackend, kind: str) -> None:
         """After ``collection.delete(pk)`` the held entity is unstored, says so and refuses to be stored again."""
