@@ -105,5 +105,9 @@ class IntegrityError(ProvstoreError):
     """A write would violate the integrity of the stored data (uniqueness, references); nothing was written."""
 
 
-class TransactionError(ProvstoreError):
-    """An operation was called outside (or inside) a transaction when it must not be."""
+class TransactionError(ProvstoreError, AssertionError):
+    """An operation was called outside (or inside) a transaction when it must not be.
+
+    It is also an ``AssertionError``, the type the reference documentation gives for
+    ``delete_nodes_and_connections`` outside a transaction, so code written against it catches this too.
+    """

@@ -1,7 +1,8 @@
 """Backends come and go with pip: build every wheel, install them into a fresh environment, remove one.
 
 One virtual environment (no system site packages) serves the whole module and the tests run in file
-order: the environment starts with ``provstore[psql]``, loses the PostgreSQL plugin, then gets ``[all]``.
+order: the environment starts with ``provstore[psql]``, gets ``[sqlite]``, loses the PostgreSQL plugin,
+then gets ``[all]``.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ DISTRIBUTIONS = {
     "provstore-diskobjectstore": "provstore_diskobjectstore",
     "provstore-psql-dos": "provstore_psql_dos",
     "provstore-sandbox": "provstore_sandbox",
+    "provstore-sql": "provstore_sql",
     "provstore-sqlite-dos": "provstore_sqlite_dos",
     "provstore-sqlite-temp": "provstore_sqlite_temp",
 }
-HEAVY = {"psycopg2", "psycopg2-binary", "disk-objectstore"}
+HEAVY = {"psycopg2", "psycopg2-binary", "disk-objectstore", "sqlalchemy", "alembic"}
 
 
 def canonical(name: str) -> str:
@@ -131,11 +133,12 @@ def test_every_distribution_builds_a_wheel(wheels: dict[str, Path]) -> None:
     assert set(wheels) == set(DISTRIBUTIONS)
 
 
-def test_core_wheel_requires_no_heavy_dependency(wheels: dict[str, Path]) -> None:
+def test_core_wheel_requires_only_pluggy_click_pydantic(wheels: dict[str, Path]) -> None:
+    """The core depends on no plugin and on no heavy library; the extras bring the backends."""
     requirements = runtime_requirements(wheels["provstore"])
-    assert not requirements & HEAVY
-    # the plain install still brings the embedded default backend
-    assert "provstore-sqlite-dos" in requirements
+    assert requirements == {"pluggy", "click", "pydantic"}
+    extras = wheel_metadata(wheels["provstore"]).get("Provides-Extra", [])
+    assert {"sqlite", "psql", "all"} <= set(extras)
 
 
 @pytest.mark.parametrize("distribution", sorted(set(DISTRIBUTIONS) - {"provstore"}))
@@ -161,11 +164,30 @@ def test_core_wheel_declares_what_it_imports(wheels: dict[str, Path]) -> None:
 
 def test_extras_bring_plugins(fresh_env: VirtualEnv, config_dir: dict[str, str]) -> None:
     backends = listed(fresh_env, config_dir)
-    for name in ("core.psql_dos", "core.sqlite_dos", "core.diskobjectstore"):
+    for name in ("core.psql_dos", "core.diskobjectstore"):
         assert backends[name]["status"] == "ok", backends[name]
-    # only what the default install and the psql extra bring
-    assert "core.sqlite_temp" not in backends
-    assert "core.sandbox" not in backends
+    # only what the psql extra brings
+    for name in ("core.sqlite_dos", "core.sqlite_temp", "core.sandbox"):
+        assert name not in backends
+
+
+def test_presto_without_the_embedded_backend_names_what_to_install(
+    fresh_env: VirtualEnv, config_dir: dict[str, str]
+) -> None:
+    result = fresh_env.run("provstore", "presto", env=config_dir)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "provstore[sqlite]" in lines[0]
+
+
+def test_sqlite_extra_brings_the_embedded_default(
+    fresh_env: VirtualEnv, wheelhouse: Path, config_dir: dict[str, str]
+) -> None:
+    fresh_env.check("python", "-m", "pip", "install", "--quiet", "--find-links", wheelhouse, "provstore[sqlite]")
+    backends = listed(fresh_env, config_dir)
+    for name in ("core.sqlite_dos", "core.sqlite_temp", "core.sandbox"):
+        assert backends[name]["status"] == "ok", backends[name]
 
 
 def test_installed_from_wheels_not_the_source_tree(fresh_env: VirtualEnv) -> None:

@@ -37,7 +37,8 @@ def list_plugins(group: str | None, name: str | None, as_json: bool) -> None:
         if name is not None:
             raise click.BadParameter(f"{group!r} is not one of: {', '.join(_GROUPS)}", param_hint="GROUP")
         group, name = None, group
-    rows = get_plugin_manager().list_backends(group)
+    manager = get_plugin_manager()
+    rows = manager.list_backends(group)
     if name is None:
         if as_json:
             click.echo(json.dumps([dataclasses.asdict(row) for row in rows], indent=2))
@@ -45,18 +46,34 @@ def list_plugins(group: str | None, name: str | None, as_json: bool) -> None:
             echo_table(
                 ["group", "name", "distribution", "version", "status", "description"],
                 [[r.group, r.name, r.distribution or "-", r.version or "-", r.status, r.description] for r in rows],
+                keep=(0, 1),
             )
         return
     matches = [row for row in rows if row.name == name]
     if not matches:
-        installed = ", ".join(sorted({row.name for row in rows})) or "none"
-        raise PluginNotFound(f"no backend named {name!r} is installed; installed: {installed}")
+        raise PluginNotFound(_not_found(name, group, rows, manager.list_backends(None)))
     details = [_detail(row) for row in matches]
     if as_json:
         click.echo(json.dumps(details if len(details) > 1 else details[0], indent=2))
-        return
-    for detail in details:
-        _echo_detail(detail)
+    else:
+        for detail in details:
+            _echo_detail(detail)
+    broken = [detail for detail in details if detail["status"] != "ok"]
+    if broken:  # the full error was shown above; a script sees the failure in the exit status
+        raise click.exceptions.Exit(1)
+
+
+def _not_found(name: str, group: str | None, rows: list[Any], every_row: list[Any]) -> str:
+    """Return the one-line message for a NAME not in the listed rows, pointing at its group if it has another."""
+    elsewhere = sorted({row.group for row in every_row if row.name == name})
+    if group is not None and elsewhere:
+        return (
+            f"{name!r} is not a {group} backend but a {' and '.join(elsewhere)} backend: "
+            f"provstore plugin list {elsewhere[0]} {name}"
+        )
+    kind = f"{group} backend" if group is not None else "backend"
+    installed = ", ".join(sorted({row.name for row in rows})) or "none"
+    return f"no {kind} named {name!r} is installed; installed: {installed}"
 
 
 def _detail(row: Any) -> dict[str, Any]:

@@ -112,12 +112,19 @@ def collect_values(options: list[FieldOption], params: dict[str, Any], prefix: s
     """
     values: dict[str, Any] = {}
     interactive = stdin_is_tty()
+    if not interactive:  # report every missing option at once, not one per run
+        missing = [
+            item.option.opts[0]
+            for item in options
+            if params.get(f"{prefix}{item.field_name}") is None and item.field.is_required()
+        ]
+        if missing:
+            noun = "option" if len(missing) == 1 else "options"
+            raise click.UsageError(f"missing {noun} {', '.join(missing)} (required by {context})")
     for item in options:
         value = params.get(f"{prefix}{item.field_name}")
         if value is None and item.field.is_required():
             flag = item.option.opts[0]
-            if not interactive:
-                raise click.UsageError(f"missing option {flag} (required by {context})")
             label = item.field.description or item.field_name
             value = click.prompt(f"{label} ({flag})", hide_input=item.secret, type=item.option.type)
         if value is None:

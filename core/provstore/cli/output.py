@@ -1,23 +1,78 @@
-"""Plain-text output helpers shared by the commands: aligned tables and indented mappings."""
+"""Plain-text output helpers shared by the commands: tables that fit the terminal, indented mappings, sizes."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
 
-__all__ = ["echo_mapping", "echo_table"]
+__all__ = ["echo_mapping", "echo_table", "format_size", "output_width"]
+
+_GAP = "  "
+_ELLIPSIS = "…"
+_MIN_CELL = 8
+"""A column is never cut narrower than this (or its header)."""
 
 
-def echo_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Print rows as left-aligned columns under upper-case headers; the last column is not padded."""
-    cells = [[str(cell) for cell in row] for row in rows]
+def output_width() -> int | None:
+    """Return the width tables must fit: ``COLUMNS`` if set, the terminal's if stdout is one, else None (no limit)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return None
+
+
+def _cut(value: str, width: int) -> str:
+    return value if len(value) <= width else value[: max(width - 1, 0)] + _ELLIPSIS
+
+
+def _fit(widths: list[int], headers: Sequence[str], limit: int, keep: Sequence[int]) -> list[int]:
+    """Narrow columns until a row fits ``limit`` characters: the last (free text) first, then the widest others.
+
+    Columns in ``keep`` (the ones that identify a row) are never cut, no column goes below its header or
+    :data:`_MIN_CELL`, and a table that still does not fit is left to wrap.
+    """
+    widths = list(widths)
+    floors = [min(width, max(len(header), _MIN_CELL)) for width, header in zip(widths, headers, strict=True)]
+    excess = sum(widths) + len(_GAP) * (len(widths) - 1) - limit
+    last = len(widths) - 1
+    cut = min(max(excess, 0), widths[last] - floors[last])
+    widths[last] -= cut
+    excess -= cut
+    while excess > 0:
+        cuttable = [i for i in range(last) if i not in keep]
+        widest = max(cuttable, key=lambda i: widths[i] - floors[i], default=None)
+        if widest is None or widths[widest] <= floors[widest]:
+            break
+        widths[widest] -= 1
+        excess -= 1
+    return widths
+
+
+def echo_table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], *, width: int | None = None, keep: Sequence[int] = (0,)
+) -> None:
+    """Print rows as left-aligned columns under upper-case headers, cutting long cells (with …) to fit ``width``.
+
+    ``width`` defaults to :func:`output_width`; the columns in ``keep`` are never cut. One line per row and
+    the last column unpadded, so the table stays readable on a narrow terminal and greppable in a pipe.
+    """
+    cells = [[" ".join(str(cell).split()) for cell in row] for row in rows]  # one line per cell
     widths = [max([len(header), *(len(row[i]) for row in cells)]) for i, header in enumerate(headers)]
+    limit = output_width() if width is None else width
+    if limit is not None:
+        widths = _fit(widths, headers, limit, keep)
 
     def line(values: Sequence[str]) -> str:
-        padded = [value.ljust(width) for value, width in zip(values[:-1], widths[:-1], strict=True)]
-        return "  ".join([*padded, values[-1]]).rstrip()
+        cut = [_cut(value, size) for value, size in zip(values, widths, strict=True)]
+        padded = [value.ljust(size) for value, size in zip(cut[:-1], widths[:-1], strict=True)]
+        return _GAP.join([*padded, cut[-1]]).rstrip()
 
     click.echo(line([header.upper() for header in headers]))
     for row in cells:
@@ -32,3 +87,15 @@ def echo_mapping(data: Mapping[str, Any], indent: int = 0) -> None:
             echo_mapping(value, indent + 2)
         else:
             click.echo(f"{' ' * indent}{key}: {value}")
+
+
+def format_size(size: int | float | None) -> str:
+    """Return a byte count for people: ``204800`` -> ``200.0 KiB`` (bytes below 1 KiB, ``-`` for None)."""
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover

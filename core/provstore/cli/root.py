@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
+import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -18,21 +21,63 @@ __all__ = ["TRACEBACK_ENV", "CliState", "ProvstoreGroup", "cli", "main"]
 TRACEBACK_ENV = "PROVSTORE_TRACEBACK"
 """Set to 1 to see the full traceback of an error instead of its one-line message (for debugging)."""
 
+INTERRUPTED_EXIT_CODE = 130
+"""Exit status after Ctrl-C (128 + SIGINT), as shells report an interrupted program."""
+
+_PROFILE_OPTIONS = ("-p", "--profile")
+
+
+class Interrupted(click.ClickException):
+    """Ctrl-C: printed as one ``Error: interrupted`` line, exit status 130."""
+
+    exit_code = INTERRUPTED_EXIT_CODE
+
+
+def _quiet_interrupt(signum: int, frame: object) -> None:
+    """SIGINT handler of the ``provstore`` process: silence cleanup noise, then interrupt as Python would.
+
+    Unwinding an interrupted command closes connections half-way through their work; the database
+    drivers then log errors and finalizers report "Exception ignored" lines. The user asked to stop, so
+    those reports say nothing to them: only the command's own ``Error: interrupted`` line is printed.
+    """
+    for name in ("sqlalchemy", "alembic"):
+        logger = logging.getLogger(name)
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+    sys.unraisablehook = lambda _unraisable: None
+    raise KeyboardInterrupt
+
+
+def _complete_profile_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of ``-p/--profile``: the names of the configured profiles."""
+    from provstore.config import Config
+
+    try:
+        names = Config.load().profile_names
+    except ProvstoreError:
+        return []
+    return [name for name in names if name.startswith(incomplete)]
+
 
 def _user_error_message(exc: BaseException) -> str | None:
     """Return the one-line message of an error caused by the user or the environment, None for a bug."""
     if isinstance(exc, ProvstoreError):
         return str(exc) or type(exc).__name__
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted"
-    if isinstance(exc, OSError):  # the environment: permissions, full disk, missing folder
-        return str(exc)
     pydantic = sys.modules.get("pydantic")  # a pydantic error can only exist if pydantic was imported
     if pydantic is not None and isinstance(exc, pydantic.ValidationError):
         from provstore.config import format_validation_error
 
         return f"invalid value: {format_validation_error(exc)}"
     return None
+
+
+def _first_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def _tracebacks_wanted() -> bool:
+    return os.environ.get(TRACEBACK_ENV, "") not in ("", "0")
 
 
 class ProvstoreGroup(click.Group):
@@ -60,12 +105,27 @@ class ProvstoreGroup(click.Group):
         """Run the command, reporting a provstore (or validation) error as one line with exit code 1."""
         try:
             return super().invoke(ctx)
-        except (Exception, KeyboardInterrupt) as exc:
-            message = _user_error_message(exc)
-            if message is None or os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
+        except click.NoSuchOption as exc:
+            if exc.option_name in _PROFILE_OPTIONS and exc.ctx is not None:
+                words = exc.ctx.command_path.split()
+                exc.message = (
+                    f"No such option: {exc.option_name}. The profile is chosen before the command: "
+                    f"{' '.join([words[0], exc.option_name, 'NAME', *words[1:]])}"
+                )
+            raise
+        except KeyboardInterrupt:
+            if _tracebacks_wanted():
                 raise
-            lines = message.strip().splitlines()
-            raise click.ClickException(lines[0] if lines else type(exc).__name__) from None
+            raise Interrupted("interrupted") from None
+        except OSError as exc:  # the environment: permissions, full disk, missing folder
+            if exc.errno == errno.EPIPE or _tracebacks_wanted():
+                raise  # EPIPE: the reader went away (`provstore plugin list | head`), click exits quietly
+            raise click.ClickException(_first_line(str(exc)) or type(exc).__name__) from None
+        except Exception as exc:
+            message = _user_error_message(exc)
+            if message is None or _tracebacks_wanted():
+                raise
+            raise click.ClickException(_first_line(message) or type(exc).__name__) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._load_plugin_commands()
@@ -107,6 +167,7 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     "--profile",
     "profile_name",
     metavar="NAME",
+    shell_complete=_complete_profile_names,
     help="Profile to use for commands that act on a storage (default: the default profile).",
 )
 @click.pass_context
@@ -132,5 +193,7 @@ _add_builtin_commands()
 
 
 def main() -> None:
-    """Console-script entry point of ``provstore``."""
+    """Console-script entry point of ``provstore``: the process is the CLI's own, so it sets its SIGINT handler."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when the caller set its own
+        signal.signal(signal.SIGINT, _quiet_interrupt)
     cli.main(prog_name="provstore")

@@ -190,7 +190,11 @@ class Config:
             raise ProfileNotFound(self._not_found_message(name)) from None
 
     def _not_found_message(self, name: str) -> str:
-        return f"profile {name!r} does not exist; existing profiles: {', '.join(self.profile_names) or 'none'}"
+        import difflib
+
+        message = f"profile {name!r} does not exist; existing profiles: {', '.join(self.profile_names) or 'none'}"
+        close = difflib.get_close_matches(name, self.profile_names, n=1)
+        return f"{message}; did you mean {close[0]!r}?" if close else message
 
     # ------------------------------------------------------------------------ changes
     def add_profile(self, profile: Profile, *, overwrite: bool = False) -> None:
