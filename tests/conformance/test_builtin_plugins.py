@@ -57,6 +57,35 @@ class TestPsqlDos(StorageBackendTests):
             pg_cluster.drop_role(name)
 
 
+class TestArchiveReader(StorageBackendTests):
+    """A read-only backend: an archive opened with ``open_archive``, holding the kit's data set.
+
+    Only the read tests run (``read_only``); the kit's data set is written into a ``core.sqlite_temp`` storage,
+    exported with ``create_archive`` and read back, as the author guide tells read-only backends to do.
+    """
+
+    backend = "core.sqlite_temp"  # the configuration tests check the writable source's backend
+    read_only = True
+    persistent = False
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def provstore_dataset_storage(cls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+        import provstore
+        from provstore.archive import create_archive, open_archive
+        from provstore.testing.dataset import populate
+        from provstore_sqlite_temp.backend import SqliteTempBackend
+
+        path = tmp_path_factory.mktemp("archive") / "dataset.provstore"
+        with provstore.open_storage(
+            SqliteTempBackend.create_profile(default_user_email="kit@provstore.test")
+        ) as source:
+            populate(source)
+            create_archive(source, path)
+        with open_archive(path) as archive:
+            yield archive
+
+
 class TestSandbox(RepositoryBackendTests):
     backend = "core.sandbox"
     has_uuid = False

@@ -34,7 +34,10 @@ def check_capabilities(item: pytest.Item) -> None:
         unknown = [name for name, _ in wanted if not isinstance(getattr(owner, name, None), bool)]
         if unknown:
             pytest.fail(f"{item.nodeid}: unknown capability {', '.join(unknown)} (not a bool class attribute)")
-        wrong = [name if value else f"not {name}" for name, value in wanted if getattr(owner, name) is not value]
-        if wrong:
+        lacking = [name for name, value in wanted if value and getattr(owner, name) is not True]
+        declared = [name for name, value in wanted if not value and getattr(owner, name) is not False]
+        if lacking or declared:
             backend = getattr(owner, "backend", "?")
-            pytest.skip(f"backend {backend} does not declare {', '.join(wrong)}")
+            reasons = [f"does not declare {', '.join(lacking)}"] if lacking else []
+            reasons += [f"declares {', '.join(declared)}"] if declared else []
+            pytest.skip(f"backend {backend} {' and '.join(reasons)}")
