@@ -71,7 +71,7 @@ class SavepointIgnored(SqliteTempBackend):
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Any]:
         if self.in_transaction:
-            yield None
+            yield self.get_session()  # the open transaction's session, with no savepoint begun
             return
         with super().transaction() as session:
             yield session
