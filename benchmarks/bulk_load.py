@@ -1,7 +1,8 @@
-"""Where the time of a bulk-load-mode ``bulk_insert`` of links goes on ``core.psql_dos``, round after round.
+"""Where the time of a load-mode ``bulk_insert`` of links goes on ``core.psql_dos``, round after round.
 
 A million nodes are inserted once; then each round measures the COPY ceiling of the link rows (as
-``benchmarks/storage.py`` does) and a ``bulk_insert`` of the same links inside a transaction that is rolled
+``benchmarks/storage.py`` does) and a ``bulk_insert(..., exclusive_load=True)`` of the same links (the
+explicit load mode; ``--default-path`` measures the default path instead) inside a transaction that is rolled
 back afterwards, so every round starts from the same tables and the rounds can be compared. Each round
 prints the load phase (wall time, and the server backend's CPU time read from ``/proc`` when the server runs
 on this machine, as the throwaway cluster does), every statement of the rebuild with its time, and the ratio
@@ -9,6 +10,7 @@ to the ceiling of that round. Commit is not timed (it is one WAL flush).
 
     python benchmarks/bulk_load.py                    # 1,000,000 nodes and links, 3 rounds
     python benchmarks/bulk_load.py --nodes 200000 --rounds 2
+    python benchmarks/bulk_load.py --gc-tuning        # opted in to the collector setting, as the CLI is
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from provstore.gc_tuning import enable_bulk_tuning
 from provstore.storage import EntityTypes, StorageBackend
 from provstore.testing.profiles import make_profile
 from psql_ceiling import CopyCeiling, start_server
@@ -79,7 +82,7 @@ class StatementTimer:
             self.rebuild.append((" ".join(statement.split())[:100], time.perf_counter() - self._start))
 
 
-def measure_round(storage: StorageBackend, pks: list[int], copy: CopyCeiling) -> None:
+def measure_round(storage: StorageBackend, pks: list[int], copy: CopyCeiling, exclusive_load: bool = True) -> None:
     """Print one round: the ceiling, then the load phase and rebuild of a rolled-back link ``bulk_insert``."""
     ceiling = copy.seconds("db_dblink", link_rows(pks))
     try:
@@ -89,7 +92,7 @@ def measure_round(storage: StorageBackend, pks: list[int], copy: CopyCeiling) ->
             with StatementTimer(connection.engine, pid) as timer:
                 cpu_start = backend_cpu_seconds(pid)
                 start = time.perf_counter()
-                storage.bulk_insert(EntityTypes.LINK, link_rows(pks))
+                storage.bulk_insert(EntityTypes.LINK, link_rows(pks), exclusive_load=exclusive_load)
                 seconds = time.perf_counter() - start
                 cpu_end = backend_cpu_seconds(pid)
             raise _Rollback
@@ -98,7 +101,7 @@ def measure_round(storage: StorageBackend, pks: list[int], copy: CopyCeiling) ->
     print(f"  ceiling (serialise + COPY into a plain table): {ceiling:.2f} s")
     print(f"  bulk_insert {len(pks) - 1:,} links: {seconds:.2f} s")
     if timer.rebuild_started is None:
-        print("    (no bulk-load mode: the rows went in row by row)")
+        print("    (no load mode: the rows went in row by row)")
     else:
         load, rebuild = timer.rebuild_started - start, start + seconds - timer.rebuild_started
         cpu = [cpu_start, timer.cpu_at_rebuild, cpu_end]
@@ -118,7 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodes", type=int, default=1_000_000, help="nodes, and links chaining them")
     parser.add_argument("--rounds", type=int, default=3, help="rolled-back link loads, each with its ceiling")
     parser.add_argument("--dsn", help="postgresql:// URL of a server to use instead of a throwaway one")
+    parser.add_argument("--default-path", action="store_true", help="measure bulk_insert without exclusive_load")
+    parser.add_argument("--gc-tuning", action="store_true", help="opt in to the bulk garbage-collector setting")
     args = parser.parse_args(argv)
+    if args.gc_tuning:
+        enable_bulk_tuning()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{platform.platform()}; load average {os.getloadavg()[0]:.1f}"
@@ -138,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     for number in range(1, args.rounds + 1):
                         print(f"round {number} (load average {os.getloadavg()[0]:.1f}):")
-                        measure_round(storage, pks, copy)
+                        measure_round(storage, pks, copy, exclusive_load=not args.default_path)
                 finally:
                     copy.close()
     finally:

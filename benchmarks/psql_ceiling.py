@@ -4,8 +4,9 @@ The ceiling is what PostgreSQL itself does with the same rows: serialise them to
 store has to do it; done the plain way, value by value) and ``COPY`` them, chunk after chunk in one
 transaction, into a plain table with the same columns (``CREATE TABLE ... (LIKE table)``: no index, no
 constraint but NOT NULL, no foreign key). Rows are consumed as an iterable, so memory stays bounded.
-It runs with the garbage-collector setting of ``bulk_insert`` (:func:`provstore.gc_tuning.spaced_collections`),
-so that a ratio compares serialisation and database work, not the collector's scans of the held chunks.
+It runs with the garbage-collector setting of ``bulk_insert`` (:func:`provstore.gc_tuning.spaced_collections`:
+tuned only when the benchmark opted in), so that a ratio compares serialisation and database work, not
+different collector settings.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ Usage::
     python benchmarks/storage.py --backend core.sqlite_dos       # full size: 1,000,000 nodes + 1,000,000 links
     python benchmarks/storage.py --backend core.psql_dos         # (throwaway cluster, or --dsn postgresql://...)
     python benchmarks/storage.py --backend core.sqlite_dos --nodes 50000 --deletes 5000 10000 --stores 500
+    python benchmarks/storage.py --backend core.sqlite_dos --exclusive-load   # the explicit load mode
+    python benchmarks/storage.py --backend core.sqlite_dos --gc-tuning        # opted in, as the CLI is
 
 Rows are generators (nodes carry ~200-byte JSON attributes; links chain the nodes), consumed by
 ``bulk_insert`` in batches, so the peak RSS of this process (printed, ``ru_maxrss``) must stay bounded
@@ -15,7 +17,11 @@ is the plain way of writing the same rows with the raw driver:
 - SQLite: serialise and one ``executemany`` into a bare table with the same columns (no index), same pragmas;
 - PostgreSQL: serialise to COPY text and ``COPY`` into a plain table with the same columns (see ``psql_ceiling.py``).
 
-Both run with ``bulk_insert``'s garbage-collector setting (:func:`provstore.gc_tuning.spaced_collections`).
+``bulk_insert`` takes its default path unless ``--exclusive-load`` is given (then
+``bulk_insert(..., exclusive_load=True)``: into the fresh tables, load mode). The garbage collector is left as
+it is unless ``--gc-tuning`` opts in (:func:`provstore.gc_tuning.enable_bulk_tuning`, what the ``provstore``
+command does); the ceilings run with the same setting as ``bulk_insert``
+(:func:`provstore.gc_tuning.spaced_collections`).
 
 Then ``delete_nodes_and_connections`` removes ``--deletes`` node counts (disjoint ranges, each in its own
 transaction) and the time per 100,000 nodes is printed for each: linear cost means a flat curve.
@@ -39,7 +45,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from provstore.gc_tuning import spaced_collections
+from provstore.gc_tuning import bulk_tuning_enabled, enable_bulk_tuning, spaced_collections
 from provstore.storage import EntityTypes, StorageBackend
 from provstore.testing.profiles import make_profile
 
@@ -85,11 +91,11 @@ def peak_rss_mb() -> float:
 
 
 def bulk_seconds(
-    storage: StorageBackend, entity_type: EntityTypes, rows: Iterable[dict[str, Any]]
+    storage: StorageBackend, entity_type: EntityTypes, rows: Iterable[dict[str, Any]], exclusive_load: bool = False
 ) -> tuple[float, list[int]]:
-    """Return the seconds ``bulk_insert`` takes for ``rows`` and the new pks."""
+    """Return the seconds ``bulk_insert`` takes for ``rows`` (``exclusive_load`` as given) and the new pks."""
     start = time.perf_counter()
-    pks = storage.bulk_insert(entity_type, rows)
+    pks = storage.bulk_insert(entity_type, rows, exclusive_load=exclusive_load)
     return time.perf_counter() - start, pks
 
 
@@ -159,11 +165,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deletes", type=int, nargs="*", default=[50_000, 100_000, 500_000], help="nodes per delete")
     parser.add_argument("--stores", type=int, default=1000, help="single store() calls (0: skip)")
     parser.add_argument("--dsn", help="core.psql_dos: postgresql:// URL of a server to use instead of a throwaway one")
+    parser.add_argument("--exclusive-load", action="store_true", help="bulk_insert(..., exclusive_load=True)")
+    parser.add_argument("--gc-tuning", action="store_true", help="opt in to the bulk garbage-collector setting")
     args = parser.parse_args(argv)
+    if args.gc_tuning:
+        enable_bulk_tuning()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} "
         f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, {platform.platform()}; "
         f"load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"bulk_insert: {'exclusive_load=True (load mode)' if args.exclusive_load else 'default path'}; "
+        f"garbage collector: {'bulk tuning opted in' if bulk_tuning_enabled() else 'untouched'}"
     )
     server, dbname, extra = None, f"provstore_bench_{uuid.uuid4().hex[:8]}", {}
     if args.backend == "core.psql_dos":
@@ -220,14 +234,15 @@ def report(storage: StorageBackend, args: argparse.Namespace, folder: Path, serv
         )
         ceiling_name = "serialise + executemany into a bare table, same columns"
 
-    print(f"peak RSS before bulk_insert: {peak_rss_mb():.0f} MB")
-    seconds, pks = bulk_seconds(storage, EntityTypes.NODE, node_rows(args.nodes, user))
+    print(f"peak RSS before bulk_insert: {peak_rss_mb():.0f} MB, load average {os.getloadavg()[0]:.1f}")
+    seconds, pks = bulk_seconds(storage, EntityTypes.NODE, node_rows(args.nodes, user), args.exclusive_load)
     print(f"bulk_insert nodes: {args.nodes:,} rows in {seconds:.1f} s = {args.nodes / seconds:,.0f} rows/s")
     print_ratio("node", args.nodes, seconds, ceiling["node"](), ceiling_name)
     links = args.nodes - 1
-    seconds, _ = bulk_seconds(storage, EntityTypes.LINK, link_rows(pks))
+    seconds, _ = bulk_seconds(storage, EntityTypes.LINK, link_rows(pks), args.exclusive_load)
     print(f"bulk_insert links: {links:,} rows in {seconds:.1f} s = {links / seconds:,.0f} rows/s")
     print_ratio("link", links, seconds, ceiling["link"](), ceiling_name)
+    print(f"load average after the inserts: {os.getloadavg()[0]:.1f}")
     print(
         f"peak RSS after bulk_insert of {args.nodes:,} nodes and {links:,} links: {peak_rss_mb():.0f} MB "
         "(goal < 500 MB)"

@@ -18,6 +18,7 @@ __all__ = [
     "PluginNotFound",
     "ProfileNotFound",
     "ProvstoreError",
+    "QueryError",
     "StorageError",
     "StorageMigrationError",
     "TransactionError",
@@ -95,6 +96,10 @@ class NotExistent(ProvstoreError, KeyError):
 
 class MultipleObjectsError(ProvstoreError):
     """A query expected exactly one result and found several."""
+
+
+class QueryError(StorageError):
+    """The storage could not run a valid query (for example a limit of its database); the message says why."""
 
 
 class ValidationError(ProvstoreError, ValueError):

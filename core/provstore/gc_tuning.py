@@ -1,14 +1,19 @@
-"""Garbage-collector settings for provstore's allocation-heavy phases: importing a backend, bulk operations.
+"""Opt-in garbage-collector setting for bulk operations: off in the library unless the caller asks for it.
 
 CPython's cyclic collector runs a young collection after every 700 new container objects and, every so
-often, a full one that scans every object of the process. Two phases of provstore make it work for
-nothing: importing a backend (SQLAlchemy and pydantic create hundreds of thousands of long-lived objects)
-and bulk operations, which hold a chunk of row dicts at a time, so the rows survive young collections,
-are promoted, and trigger full scans of the whole process (8 s of a 31 s million-node ``bulk_insert`` on
-``core.sqlite_dos``). Both settings are process-wide, so they are counted: concurrent blocks in several
-threads share them, and the last one to leave restores what was there before the first. A child forked
-while a block runs (in another thread) starts with the settings from before the block, since no block
-runs in it to restore them.
+often, a full one that scans every object of the process. Bulk operations hold a chunk of row dicts at a
+time, so the rows survive young collections, are promoted, and trigger full scans of the whole process
+(8 s of a 31 s million-node ``bulk_insert`` on ``core.sqlite_dos``). Spacing the young collections out
+avoids that, but the collector's settings belong to the whole process, every thread of the host
+application included, so provstore changes them only when the caller opts in:
+
+- :func:`enable_bulk_tuning` in the program (and :func:`disable_bulk_tuning` to stop), or
+- the environment variable ``PROVSTORE_GC_TUNING=1`` (read at each bulk call).
+
+The ``provstore`` command line opts in for its own process. Once opted in, ``bulk_insert`` and
+``bulk_update`` run inside :func:`spaced_collections`: counted across threads (the last block to end
+restores what was there before the first), and a child forked while a block runs starts with the settings
+from before it.
 """
 
 from __future__ import annotations
@@ -19,7 +24,14 @@ import os
 import threading
 from collections.abc import Iterator
 
-__all__ = ["BULK_YOUNG_THRESHOLD", "collection_paused", "spaced_collections"]
+__all__ = [
+    "BULK_YOUNG_THRESHOLD",
+    "TUNING_ENV",
+    "bulk_tuning_enabled",
+    "disable_bulk_tuning",
+    "enable_bulk_tuning",
+    "spaced_collections",
+]
 
 BULK_YOUNG_THRESHOLD = 100_000
 """New container objects between young collections during bulk operations (CPython's default: 700).
@@ -28,39 +40,43 @@ A 10,000-row chunk of node rows is about 50,000 containers: it is freed by refer
 collection sees it. Cycles that the caller's own row generator makes are still collected, within this many
 objects."""
 
+TUNING_ENV = "PROVSTORE_GC_TUNING"
+"""Set to 1 to opt in without code (as :func:`enable_bulk_tuning`); empty or 0 leaves the collector alone."""
+
+_enabled = False
 _lock = threading.Lock()
-_paused = 0
-_paused_enabled = False
 _spaced = 0
 _spaced_previous: tuple[int, ...] = ()
 
 
-@contextlib.contextmanager
-def collection_paused() -> Iterator[None]:
-    """Pause the collector in a block that makes no garbage cycles (importing modules), then restore it."""
-    global _paused, _paused_enabled
-    with _lock:
-        if _paused == 0:
-            _paused_enabled = gc.isenabled()
-            gc.disable()
-        _paused += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _paused -= 1
-            if _paused == 0 and _paused_enabled:
-                gc.enable()
+def enable_bulk_tuning() -> None:
+    """Opt in: from now on bulk operations of this process space out young collections while they run."""
+    global _enabled
+    _enabled = True
+
+
+def disable_bulk_tuning() -> None:
+    """Opt out again (blocks already running keep their setting until they end); the environment still counts."""
+    global _enabled
+    _enabled = False
+
+
+def bulk_tuning_enabled() -> bool:
+    """Return whether bulk operations tune the collector (:func:`enable_bulk_tuning`, or ``PROVSTORE_GC_TUNING=1``)."""
+    return _enabled or os.environ.get(TUNING_ENV, "").strip() not in ("", "0")
 
 
 @contextlib.contextmanager
 def spaced_collections() -> Iterator[None]:
-    """Run young collections every :data:`BULK_YOUNG_THRESHOLD` new objects in the block, then restore them.
+    """If opted in, run young collections every :data:`BULK_YOUNG_THRESHOLD` new objects in the block, then restore.
 
-    The collector keeps running (unlike :func:`collection_paused`): a block that runs the caller's code,
-    such as a row generator, frees its garbage cycles with bounded delay. A higher threshold set by the
-    caller is kept.
+    Not opted in, the block runs with the collector untouched. The collector keeps running either way: a
+    block that runs the caller's code, such as a row generator, frees its garbage cycles with bounded
+    delay. A higher threshold set by the caller is kept.
     """
+    if not bulk_tuning_enabled():
+        yield
+        return
     global _spaced, _spaced_previous
     with _lock:
         if _spaced == 0:
@@ -79,12 +95,8 @@ def spaced_collections() -> Iterator[None]:
 
 def _restore_in_child() -> None:
     """Give a forked child the settings from before the blocks of its parent, which do not run in it."""
-    global _lock, _paused, _spaced
+    global _lock, _spaced
     _lock = threading.Lock()  # another thread of the parent may have held it at the fork
-    if _paused:
-        _paused = 0
-        if _paused_enabled:
-            gc.enable()
     if _spaced:
         _spaced = 0
         gc.set_threshold(*_spaced_previous)

@@ -21,7 +21,6 @@ import pluggy
 
 from provstore import hookspecs
 from provstore.exceptions import MissingDependency, PluginConflict, PluginError, PluginLoadError, PluginNotFound
-from provstore.gc_tuning import collection_paused
 from provstore.hookspecs import ENTRY_POINT_GROUP, PROJECT_NAME, BackendSpec
 
 if TYPE_CHECKING:
@@ -315,8 +314,7 @@ class PluginManager:
         """Import the class of ``spec`` and check it subclasses the group's base class."""
         module_name, _, attribute = spec.target.partition(":")
         try:
-            with collection_paused():  # imports make no garbage cycles: collections would find none
-                module = importlib.import_module(module_name)
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
             missing = exc.name or ""
             if not missing or module_name == missing or module_name.startswith(missing + "."):

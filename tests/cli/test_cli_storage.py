@@ -118,19 +118,19 @@ class Raising:
 
 
 @pytest.mark.parametrize(
-    ("command", "stderr"),
+    ("command", "exit_code", "stderr"),
     [
-        ("raise-provstore", "Error: repository uuid mismatch\n"),
-        ("raise-pydantic", "Error: invalid value: field 'port': Input should be a valid integer, unable to parse "
+        ("raise-provstore", 1, "Error: repository uuid mismatch\n"),
+        ("raise-pydantic", 1, "Error: invalid value: field 'port': Input should be a valid integer, unable to parse "
          "string as an integer\n"),
-        ("raise-interrupt", "Error: interrupted\n"),
-        ("raise-oserror", "Error: [Errno 28] No space left on device\n"),
+        ("raise-interrupt", 130, "Error: interrupted\n"),
+        ("raise-oserror", 1, "Error: [Errno 28] No space left on device\n"),
     ],
 )  # fmt: skip
-def test_user_errors_are_one_line(run, fake_plugin, command, stderr):
+def test_user_errors_are_one_line(run, fake_plugin, command, exit_code, stderr):
     fake_plugin.register(Raising(), "raising")
     result = run(command)
-    assert (result.exit_code, result.stderr) == (1, stderr)
+    assert (result.exit_code, result.stderr) == (exit_code, stderr)
 
 
 def test_bugs_keep_their_traceback(run, fake_plugin):

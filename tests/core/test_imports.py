@@ -30,6 +30,7 @@ def imported_after(code: str) -> set[str]:
     [
         "import provstore",
         "import provstore.plugins, provstore.config",
+        "import provstore.query; provstore.query.parse_filters(provstore.query.ENTITIES['node'], {'label': 'x'})",
         "from provstore.plugins import get_plugin_manager; get_plugin_manager().list_backends()",
         "from provstore.cli import cli; cli.main(['--version'], standalone_mode=False)",
         "from provstore.cli import cli; cli.main(['plugin', 'list'], standalone_mode=False)",

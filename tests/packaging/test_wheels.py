@@ -26,6 +26,7 @@ DISTRIBUTIONS = {
     "provstore": "provstore",
     "provstore-diskobjectstore": "provstore_diskobjectstore",
     "provstore-psql-dos": "provstore_psql_dos",
+    "provstore-s3": "provstore_s3",
     "provstore-sandbox": "provstore_sandbox",
     "provstore-sql": "provstore_sql",
     "provstore-sqlite-dos": "provstore_sqlite_dos",

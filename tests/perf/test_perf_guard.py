@@ -123,12 +123,12 @@ def test_bulk_load_mode_against_the_ceiling(node_storage, request, tmp_path, mon
             return bench.sqlite_ceiling_seconds(bench.link_rows(pks), str(tmp_path / f"links{run}.db"), pragmas)
 
     backend = type(storage)  # the real threshold and chunk size, only spied on
-    modes = spy_bulk_load(monkeypatch, backend, backend.bulk_load_threshold, backend.bulk_chunk_size)
+    modes = spy_bulk_load(monkeypatch, backend, backend.dialect.bulk_load_threshold, backend.dialect.bulk_chunk_size)
     ours, raw = [], []
     for run in range(2):
         try:
             with storage.transaction():
-                ours.append(bench.bulk_seconds(storage, EntityTypes.LINK, bench.link_rows(pks))[0])
+                ours.append(bench.bulk_seconds(storage, EntityTypes.LINK, bench.link_rows(pks), exclusive_load=True)[0])
                 raise _RollBack
         except _RollBack:
             pass

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 from provstore.exceptions import IntegrityError, ValidationError
 from provstore.storage import EntityTypes
-from provstore_sql.backend import SqlStorageBackend
-from provstore_sql.bulk import RowPreparer, table_for
+from provstore_sql.bulk.rows import RowPreparer, table_for
+from provstore_sql.dialect import SqlDialect
 
 pytestmark = pytest.mark.postgres
 
@@ -51,7 +51,7 @@ def _count(storage) -> int:
 
 
 def test_pks_follow_input_order_across_chunks(psql_storage, monkeypatch):
-    monkeypatch.setattr(psql_storage, "bulk_chunk_size", 7)
+    monkeypatch.setattr(psql_storage.dialect, "bulk_chunk_size", 7)
     user = _user(psql_storage)
     rows = (_node(user, label=f"n{i}") for i in range(50))  # a generator: consumed in chunks
     pks = psql_storage.bulk_insert(EntityTypes.NODE, rows)
@@ -84,12 +84,14 @@ def test_null_handling_matches_the_insert_path(psql_storage):
     row = _node(user, attributes=None, process_type=None, dbcomputer_id=None)
     copy_pk = psql_storage.bulk_insert(EntityTypes.NODE, [row])[0]
     with psql_storage.transaction() as session:
-        generic = SqlStorageBackend._insert_chunk(
-            psql_storage,
+        generic = SqlDialect.insert_chunk(
+            psql_storage.dialect,
             session.connection(),
             table_for(EntityTypes.NODE),
             [{**row, "uuid": str(uuid.uuid4())}],
             RowPreparer(table_for(EntityTypes.NODE), allow_defaults=False),
+            first_index=0,
+            load=None,
         )[0]
     query = "SELECT id, process_type IS NULL, jsonb_typeof(attributes), dbcomputer_id IS NULL FROM db_dbnode"
     result = {row[0]: row[1:] for row in _rows(psql_storage, query)}
@@ -117,7 +119,7 @@ def test_naive_timestamps_are_utc(psql_storage):
     ],
 )
 def test_a_bad_row_in_a_later_chunk_writes_nothing(psql_storage, monkeypatch, bad, error, match):
-    monkeypatch.setattr(psql_storage, "bulk_chunk_size", 2)
+    monkeypatch.setattr(psql_storage.dialect, "bulk_chunk_size", 2)
     user = _user(psql_storage)
     rows = [_node(user) for _ in range(6)]
     if bad.get("uuid") == "DUPLICATE":

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from provstore.exceptions import IntegrityError
 from provstore.storage import EntityTypes
-from provstore_sql import bulk_load
+from provstore_sql.bulk import load_mode
 from storage.bulk_load_support import schema_snapshot, spy_bulk_load
 
 pytestmark = pytest.mark.postgres
@@ -84,7 +84,7 @@ def test_readers_wait_for_the_load_then_see_every_row(psql_storage, psql_profile
             yield _node(user, index)
 
     try:
-        pks = psql_storage.bulk_insert(EntityTypes.NODE, rows(), allow_defaults=True)
+        pks = psql_storage.bulk_insert(EntityTypes.NODE, rows(), allow_defaults=True, exclusive_load=True)
         thread.join(timeout=60)
     finally:
         reader.close()
@@ -99,14 +99,16 @@ def test_readers_wait_for_the_load_then_see_every_row(psql_storage, psql_profile
 
 def test_a_reading_transaction_makes_the_load_go_row_by_row(psql_storage, pg_database, monkeypatch):
     modes = spy_bulk_load(monkeypatch, type(psql_storage), threshold=100, chunk=50)
-    monkeypatch.setattr(type(psql_storage), "bulk_load_lock_timeout", 0.2)
+    monkeypatch.setattr(psql_storage.dialect, "bulk_load_lock_timeout", 0.2)
     user = _user(psql_storage)
     before = schema_snapshot(psql_storage)
     reader = _connect(pg_database)
     try:
         with reader.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM db_dbnode")  # the open transaction keeps a lock on the table
-            pks = psql_storage.bulk_insert(EntityTypes.NODE, (_node(user, i) for i in range(ROWS)), allow_defaults=True)
+            pks = psql_storage.bulk_insert(
+                EntityTypes.NODE, (_node(user, i) for i in range(ROWS)), allow_defaults=True, exclusive_load=True
+            )
             cursor.execute("SELECT count(*) FROM db_dbnode")  # never blocked; read committed: sees the new rows
             assert cursor.fetchone()[0] == ROWS
         reader.commit()
@@ -121,22 +123,30 @@ def test_pending_checks_of_the_callers_transaction_run_before_the_switch(psql_st
     modes = spy_bulk_load(monkeypatch, type(psql_storage), threshold=100, chunk=50)
     user = _user(psql_storage)
     before = schema_snapshot(psql_storage)
-    psql_storage.bulk_insert(EntityTypes.NODE, [_node(user, i) for i in range(150)], allow_defaults=True)
+    psql_storage.bulk_insert(
+        EntityTypes.NODE, [_node(user, i) for i in range(150)], allow_defaults=True, exclusive_load=True
+    )
     modes.clear()
     rows = [_node(user, i) for i in range(ROWS)]
     rows[20]["user_id"] = user + 1000  # inserted before the switch: its queued check fails when run at the switch
     with pytest.raises(IntegrityError, match=r"^db_dbnode: .*fk_db_dbnode_user_id_db_dbuser.*Key \(user_id\)"):
-        psql_storage.bulk_insert(EntityTypes.NODE, rows, allow_defaults=True)
+        psql_storage.bulk_insert(EntityTypes.NODE, rows, allow_defaults=True, exclusive_load=True)
     assert modes == [False, None]  # 150 rows held: not at 100 rows read, at 200 inserted, which failed
     assert _count(psql_storage) == 150
     assert schema_snapshot(psql_storage) == before
 
     modes.clear()
     with psql_storage.transaction():
-        psql_storage.bulk_insert(EntityTypes.NODE, [_node(user, i) for i in range(10)], allow_defaults=True)
-        pks = psql_storage.bulk_insert(EntityTypes.NODE, [_node(user, i) for i in range(ROWS)], allow_defaults=True)
+        psql_storage.bulk_insert(
+            EntityTypes.NODE, [_node(user, i) for i in range(10)], allow_defaults=True, exclusive_load=True
+        )
+        pks = psql_storage.bulk_insert(
+            EntityTypes.NODE, [_node(user, i) for i in range(ROWS)], allow_defaults=True, exclusive_load=True
+        )
         links = [{"input_id": a, "output_id": b, "label": "l", "type": "t"} for a, b in itertools.pairwise(pks)]
-        psql_storage.bulk_insert(EntityTypes.LINK, links)  # queued checks on db_dbnode, which it references
+        psql_storage.bulk_insert(
+            EntityTypes.LINK, links, exclusive_load=True
+        )  # queued checks on db_dbnode, which it references
     assert modes == [False, True, True]  # the queued checks ran, then the foreign keys could be dropped
     assert _count(psql_storage) == ROWS + 160
     assert schema_snapshot(psql_storage) == before
@@ -144,7 +154,9 @@ def test_pending_checks_of_the_callers_transaction_run_before_the_switch(psql_st
     # the checks that stay are deferred again: a dangling reference written later fails only at commit
     with pytest.raises(IntegrityError, match=r"at commit: .*fk_db_dbnode_user_id_db_dbuser"):
         with psql_storage.transaction():
-            psql_storage.bulk_insert(EntityTypes.LINK, links * 2)  # the links table doubles: bulk-load mode
+            psql_storage.bulk_insert(
+                EntityTypes.LINK, links * 2, exclusive_load=True
+            )  # the links table doubles: bulk-load mode
             assert modes[-1] is True
             psql_storage.bulk_insert(EntityTypes.NODE, [_node(user + 1000)], allow_defaults=True)
 
@@ -152,17 +164,19 @@ def test_pending_checks_of_the_callers_transaction_run_before_the_switch(psql_st
 def test_a_primary_key_is_dropped_only_when_no_foreign_key_depends_on_it(psql_storage, monkeypatch):
     spy_bulk_load(monkeypatch, type(psql_storage), threshold=100, chunk=50)
     loads = []
-    original_begin = bulk_load.BulkLoad.begin.__func__
+    original_begin = load_mode.BulkLoad.begin.__func__
 
     def begin(cls, *args, **kwargs):
         loads.append(original_begin(cls, *args, **kwargs))
         return loads[-1]
 
-    monkeypatch.setattr(bulk_load.BulkLoad, "begin", classmethod(begin))
+    monkeypatch.setattr(load_mode.BulkLoad, "begin", classmethod(begin))
     user = _user(psql_storage)
-    pks = psql_storage.bulk_insert(EntityTypes.NODE, [_node(user, i) for i in range(ROWS)], allow_defaults=True)
+    pks = psql_storage.bulk_insert(
+        EntityTypes.NODE, [_node(user, i) for i in range(ROWS)], allow_defaults=True, exclusive_load=True
+    )
     links = [{"input_id": a, "output_id": b, "label": "l", "type": "t"} for a, b in itertools.pairwise(pks)]
-    psql_storage.bulk_insert(EntityTypes.LINK, links)
+    psql_storage.bulk_insert(EntityTypes.LINK, links, exclusive_load=True)
     nodes, links_load = loads
     assert not any("db_dbnode_pkey" in drop for drop in nodes.drops)  # links, comments, logs refer to it
     assert any(drop.endswith("DROP CONSTRAINT db_dblink_pkey") for drop in links_load.drops)
@@ -172,18 +186,20 @@ def test_a_duplicate_id_is_found_when_the_primary_key_is_rebuilt(psql_storage, m
     """Ids come from the sequence; one set back by hand gives ids that exist: the load fails, nothing is written."""
     modes = spy_bulk_load(monkeypatch, type(psql_storage), threshold=100, chunk=50)
     user = _user(psql_storage)
-    pks = psql_storage.bulk_insert(EntityTypes.NODE, [_node(user, i) for i in range(ROWS)], allow_defaults=True)
+    pks = psql_storage.bulk_insert(
+        EntityTypes.NODE, [_node(user, i) for i in range(ROWS)], allow_defaults=True, exclusive_load=True
+    )
     links = [{"input_id": a, "output_id": b, "label": "l", "type": "t"} for a, b in itertools.pairwise(pks)]
     sequence = "SELECT setval(pg_get_serial_sequence('db_dblink', 'id'), {})"
     with psql_storage.transaction() as session:
         session.connection().exec_driver_sql(sequence.format(1000))
-    psql_storage.bulk_insert(EntityTypes.LINK, links[:10])  # ids 1001 to 1010
+    psql_storage.bulk_insert(EntityTypes.LINK, links[:10], exclusive_load=True)  # ids 1001 to 1010
     before = schema_snapshot(psql_storage)
     with psql_storage.transaction() as session:
         session.connection().exec_driver_sql(sequence.format(100))  # the next load takes ids 101 to 1089
     modes.clear()
     with pytest.raises(IntegrityError, match=r"^db_dblink: .*db_dblink_pkey.*Key \(id\)=\(\d+\) is duplicated"):
-        psql_storage.bulk_insert(EntityTypes.LINK, links[10:])
+        psql_storage.bulk_insert(EntityTypes.LINK, links[10:], exclusive_load=True)
     assert modes == [True]  # ids 1001 to 1010 went in after the switch, without the key: found when it was rebuilt
     assert schema_snapshot(psql_storage) == before
     count = "SELECT count(*) FROM db_dblink"
@@ -207,9 +223,11 @@ def test_foreign_keys_to_a_bigger_table_are_checked_without_hash_joins(psql_stor
     sa.event.listen(engine, "before_cursor_execute", record)
     try:
         user = _user(psql_storage)
-        pks = psql_storage.bulk_insert(EntityTypes.NODE, [_node(user, i) for i in range(ROWS)], allow_defaults=True)
+        pks = psql_storage.bulk_insert(
+            EntityTypes.NODE, [_node(user, i) for i in range(ROWS)], allow_defaults=True, exclusive_load=True
+        )
         links = [{"input_id": a, "output_id": b, "label": "l", "type": "t"} for a, b in itertools.pairwise(pks)]
-        psql_storage.bulk_insert(EntityTypes.LINK, links)
+        psql_storage.bulk_insert(EntityTypes.LINK, links, exclusive_load=True)
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
     assert when_added == {

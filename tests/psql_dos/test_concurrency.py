@@ -84,7 +84,7 @@ def test_full_maintenance_refuses_while_another_process_uses_the_profile(psql_pr
 
 
 def test_opening_is_refused_during_exclusive_use(psql_profile, psql_storage):
-    lock = AdvisoryProfileLock("other", psql_profile.storage_cls._config(psql_profile))
+    lock = AdvisoryProfileLock("other", psql_profile.storage_cls.validated_config(psql_profile))
     psql_storage.close()
     try:
         with lock.exclusive():

@@ -61,7 +61,7 @@ def folder_digest(folder: Path) -> dict[str, str]:
 
 def database_dump(profile: Profile) -> dict[str, list[str]]:
     """Return every row of every table of the profile's database, read through a new engine (sorted reprs)."""
-    engine = profile.storage_cls._create_engine(profile)
+    engine = profile.storage_cls.dialect.create_engine(profile)
     try:
         with engine.connect() as connection:
             names = sa.inspect(connection).get_table_names()

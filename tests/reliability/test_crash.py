@@ -30,6 +30,7 @@ BULK_KILL_AFTER = 30_000
 
 BULK_CHILD = f"""
 import uuid
+EXCLUSIVE = globals().get("EXCLUSIVE", False)
 storage = profile.storage_cls(profile)
 user = storage.default_user.pk
 
@@ -39,15 +40,16 @@ def rows():
             signal_and_hang()
         yield {{"uuid": str(uuid.uuid4()), "node_type": "data.core.Int.", "label": "doomed", "user_id": user}}
 
-storage.bulk_insert(EntityTypes.NODE, rows(), allow_defaults=True)
+storage.bulk_insert(EntityTypes.NODE, rows(), allow_defaults=True, exclusive_load=EXCLUSIVE)
 """
 
 BULK_LOAD_CHILD = (
     """
-from provstore_sql import bulk_load
+from provstore_sql.bulk import load_mode
 
-profile.storage_cls.bulk_load_threshold = 1000
-_begin = bulk_load.BulkLoad.begin.__func__
+EXCLUSIVE = True
+profile.storage_cls.dialect.bulk_load_threshold = 1000
+_begin = load_mode.BulkLoad.begin.__func__
 
 
 def _recording_begin(cls, *args, **kwargs):
@@ -57,7 +59,7 @@ def _recording_begin(cls, *args, **kwargs):
     return load
 
 
-bulk_load.BulkLoad.begin = classmethod(_recording_begin)
+load_mode.BulkLoad.begin = classmethod(_recording_begin)
 """
     + BULK_CHILD
 )

@@ -23,7 +23,7 @@ from reliability.figures import record
 
 
 def _set_version(profile: Profile, version: str) -> None:
-    engine = profile.storage_cls._create_engine(profile)
+    engine = profile.storage_cls.dialect.create_engine(profile)
     with engine.begin() as connection:
         connection.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": version})
     engine.dispose()
@@ -41,7 +41,7 @@ def _other_repository(profile: Profile, monkeypatch: pytest.MonkeyPatch) -> None
     folder = Path(storage.get_repository().container.get_folder())
     storage.close()
     shutil.rmtree(folder)
-    profile.storage_cls._build_repository(profile).initialise()
+    profile.storage_cls.repository_for(profile).initialise()
 
 
 def _delete_repository(profile: Profile, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,7 +52,7 @@ def _delete_repository(profile: Profile, monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def _database_file(profile: Profile) -> Path:
-    return profile.storage_cls._database_path(profile)
+    return profile.storage_cls.dialect.database_path(profile)
 
 
 def _truncate(profile: Profile, monkeypatch: pytest.MonkeyPatch) -> None:

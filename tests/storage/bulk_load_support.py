@@ -1,4 +1,4 @@
-"""Helpers of the bulk-load tests: the schema as the database states it, and a spy on bulk-load decisions."""
+"""Helpers of the load-mode tests: the schema as the database states it, and a spy on load-mode decisions."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from provstore_sql import bulk_load
+from provstore_sql.bulk import load_mode
 
 _POSTGRESQL = """
 SELECT 'index', c.relname, i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
@@ -32,11 +32,12 @@ def schema_snapshot(storage: Any) -> list[tuple[Any, ...]]:
 
 
 def spy_bulk_load(monkeypatch: pytest.MonkeyPatch, backend_cls: type, threshold: int, chunk: int) -> list[bool | None]:
-    """Lower the bulk-load threshold and chunk size; return the decisions taken at each check (None: switch failed)."""
-    monkeypatch.setattr(backend_cls, "bulk_load_threshold", threshold)
-    monkeypatch.setattr(backend_cls, "bulk_chunk_size", chunk)
+    """Lower the load-mode threshold and chunk size of the backend's dialect; return the decisions taken at each
+    check of an ``exclusive_load`` call (True: load mode, False: row by row, None: the switch failed)."""
+    monkeypatch.setattr(backend_cls.dialect, "bulk_load_threshold", threshold)
+    monkeypatch.setattr(backend_cls.dialect, "bulk_chunk_size", chunk)
     decisions: list[bool | None] = []
-    original_holds_at_most, original_begin = bulk_load.BulkLoad.holds_at_most, bulk_load.BulkLoad.begin.__func__
+    original_holds_at_most, original_begin = load_mode.BulkLoad.holds_at_most, load_mode.BulkLoad.begin.__func__
 
     def holds_at_most(*args: Any) -> bool:
         answer = original_holds_at_most(*args)
@@ -48,6 +49,6 @@ def spy_bulk_load(monkeypatch: pytest.MonkeyPatch, backend_cls: type, threshold:
         decisions[-1] = load is not None
         return load
 
-    monkeypatch.setattr(bulk_load.BulkLoad, "holds_at_most", staticmethod(holds_at_most))
-    monkeypatch.setattr(bulk_load.BulkLoad, "begin", classmethod(begin))
+    monkeypatch.setattr(load_mode.BulkLoad, "holds_at_most", staticmethod(holds_at_most))
+    monkeypatch.setattr(load_mode.BulkLoad, "begin", classmethod(begin))
     return decisions

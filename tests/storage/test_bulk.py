@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from provstore import gc_tuning
 from provstore.exceptions import IntegrityError, ValidationError
 from provstore.gc_tuning import BULK_YOUNG_THRESHOLD
 from provstore.storage import EntityTypes
@@ -29,9 +30,18 @@ def test_pks_are_returned_in_input_order(storage, user_id):
     assert pks == [stored[row["uuid"]] for row in rows]
 
 
-def test_generator_is_consumed_in_chunks(storage, user_id, monkeypatch):
-    monkeypatch.setattr(type(storage), "bulk_chunk_size", 100)
-    monkeypatch.setattr(type(storage), "bulk_load_threshold", 300)
+@pytest.mark.parametrize(
+    ("exclusive", "expected"),
+    [
+        (False, [100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]),  # a chunk at a time
+        # load mode reads ahead: the threshold's rows and one chunk more (to decide), then a chunk at a time
+        (True, [400, 400, 400, 400, 500, 600, 700, 800, 900, 1000]),
+    ],
+)
+def test_generator_is_consumed_in_chunks(storage, user_id, monkeypatch, exclusive, expected):
+    dialect = storage.dialect
+    monkeypatch.setattr(dialect, "bulk_chunk_size", 100)
+    monkeypatch.setattr(dialect, "bulk_load_threshold", 300)
     produced = []
 
     def rows():
@@ -39,19 +49,17 @@ def test_generator_is_consumed_in_chunks(storage, user_id, monkeypatch):
             produced.append(i)
             yield node_row(user_id, i)
 
-    backend_cls = type(storage)
-    original = backend_cls._insert_chunk
+    original = dialect.insert_chunk
     produced_at_insert = []
 
-    def spy(self, connection, table, chunk, prepare):
+    def spy(connection, table, chunk, prepare, **kwargs):
         produced_at_insert.append(len(produced))
-        return original(self, connection, table, chunk, prepare)
+        return original(connection, table, chunk, prepare, **kwargs)
 
-    monkeypatch.setattr(backend_cls, "_insert_chunk", spy)
-    pks = storage.bulk_insert(EntityTypes.NODE, rows(), allow_defaults=True)
+    monkeypatch.setattr(dialect, "insert_chunk", spy)
+    pks = storage.bulk_insert(EntityTypes.NODE, rows(), allow_defaults=True, exclusive_load=exclusive)
     assert len(pks) == 1000
-    # read ahead: the threshold's rows and one chunk more (to decide on bulk-load mode), then a chunk at a time
-    assert produced_at_insert == [400, 400, 400, 400, 500, 600, 700, 800, 900, 1000]
+    assert produced_at_insert == expected
 
 
 def test_complete_rows_needed_without_allow_defaults(storage, user_id):
@@ -224,24 +232,60 @@ def test_unstorable_value(storage, user_id, field):
     assert _count(storage, models.DbNode) == 0
 
 
-def test_bulk_insert_runs_with_spaced_collections_and_restores_them(storage, user_id):
-    previous = gc.get_threshold()
-    seen = []
+@pytest.fixture
+def opted_in(monkeypatch):
+    """Opt in to the bulk collector setting for the test (as the ``provstore`` command does)."""
+    monkeypatch.setattr(gc_tuning, "_enabled", True)
 
-    def rows(count: int, bad_at: int | None = None):
-        for index in range(count):
-            seen.append(gc.get_threshold()[0])
-            yield {"node_type": "data.core.Int.", "user_id": user_id, "attributes": {"value": index}}
-            if index == bad_at:
-                yield {"unknown_column": 1}
 
+def _thresholds_seen(storage, user_id, seen: list[int], count: int, bad_at: int | None = None):
+    for index in range(count):
+        seen.append(gc.get_threshold()[0])
+        yield {"node_type": "data.core.Int.", "user_id": user_id, "attributes": {"value": index}}
+        if index == bad_at:
+            yield {"unknown_column": 1}
+
+
+def test_bulk_insert_leaves_the_collector_alone_unless_opted_in(storage, user_id, monkeypatch):
+    monkeypatch.delenv(gc_tuning.TUNING_ENV, raising=False)
+    previous, enabled = gc.get_threshold(), gc.isenabled()
+    seen: list[int] = []
     gc.set_threshold(700, 10, 10)
     try:
-        assert len(storage.bulk_insert(EntityTypes.NODE, rows(5), allow_defaults=True)) == 5
+        assert len(
+            storage.bulk_insert(EntityTypes.NODE, _thresholds_seen(storage, user_id, seen, 5), allow_defaults=True)
+        )
+        storage.bulk_update(
+            EntityTypes.NODE,
+            [
+                {"id": pk, "label": "x"}
+                for pk in storage.bulk_insert(
+                    EntityTypes.NODE,
+                    _thresholds_seen(storage, user_id, seen, 5),
+                    allow_defaults=True,
+                    exclusive_load=True,
+                )
+            ],
+        )
+        assert set(seen) == {700}
+        assert gc.get_threshold() == (700, 10, 10)
+        assert gc.isenabled() is enabled
+    finally:
+        gc.set_threshold(*previous)
+
+
+@pytest.mark.usefixtures("opted_in")
+def test_opted_in_bulk_insert_runs_with_spaced_collections_and_restores_them(storage, user_id):
+    previous = gc.get_threshold()
+    seen: list[int] = []
+    gc.set_threshold(700, 10, 10)
+    try:
+        rows = _thresholds_seen(storage, user_id, seen, 5)
+        assert len(storage.bulk_insert(EntityTypes.NODE, rows, allow_defaults=True)) == 5
         assert set(seen) == {BULK_YOUNG_THRESHOLD}
         assert gc.get_threshold() == (700, 10, 10)
         with pytest.raises(IntegrityError):
-            storage.bulk_insert(EntityTypes.NODE, rows(5, bad_at=2), allow_defaults=True)
+            storage.bulk_insert(EntityTypes.NODE, _thresholds_seen(storage, user_id, seen, 5, 2), allow_defaults=True)
         assert gc.get_threshold() == (700, 10, 10)
     finally:
         gc.set_threshold(*previous)

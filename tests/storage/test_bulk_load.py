@@ -1,4 +1,5 @@
-"""Bulk-load mode of bulk_insert: same tables as row by row, schema rebuilt exactly, failures leave it intact."""
+"""Load mode of bulk_insert(exclusive_load=True): same tables as the default path, schema rebuilt exactly,
+failures leave it intact; the default path never enters it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from provstore.exceptions import IntegrityError
 from provstore.storage import EntityTypes
 from provstore_sql import models
+from provstore_sql.bulk import load_mode
 from provstore_sql.migrator import SqlMigrator
 
 from storage.bulk_load_support import schema_snapshot, spy_bulk_load
@@ -60,10 +62,10 @@ def _count(storage, model) -> int:
     return storage.get_session().scalar(sa.select(sa.func.count()).select_from(model))
 
 
-def _load(storage, user_id: int) -> tuple[list[int], list[int], list[tuple], list[tuple]]:
+def _load(storage, user_id: int, exclusive: bool = True) -> tuple[list[int], list[int], list[tuple], list[tuple]]:
     """Insert the nodes, then links chaining them, from generators; return pks and both tables without ids."""
-    node_pks = storage.bulk_insert(EntityTypes.NODE, iter(_nodes(user_id)))
-    link_pks = storage.bulk_insert(EntityTypes.LINK, iter(_links(node_pks)))
+    node_pks = storage.bulk_insert(EntityTypes.NODE, iter(_nodes(user_id)), exclusive_load=exclusive)
+    link_pks = storage.bulk_insert(EntityTypes.LINK, iter(_links(node_pks)), exclusive_load=exclusive)
     nodes, links = _table(storage, models.DbNode), _table(storage, models.DbLink)
     assert [row[0] for row in nodes] == node_pks  # pks in input order: the rows were given in pk order
     assert [row[0] for row in links] == link_pks
@@ -79,34 +81,37 @@ def test_both_modes_store_identical_tables(storage, user_id, monkeypatch, modes)
 
     storage._clear()
     user_id = storage.bulk_insert(EntityTypes.USER, [{"email": "again@example.org"}], allow_defaults=True)[0]
-    monkeypatch.setattr(type(storage), "bulk_load_threshold", 10 * ROWS)
-    _, _, row_nodes, row_links = _load(storage, user_id)
-    assert modes == [True, True]  # no decision at all below the threshold
+    _, _, row_nodes, row_links = _load(storage, user_id, exclusive=False)
+    assert modes == [True, True]  # the default path asks nothing
     user_column = [column.name for column in models.DbNode.__table__.columns[1:]].index("user_id")
     assert [row[:user_column] for row in bulk_nodes] == [row[:user_column] for row in row_nodes]
     assert bulk_links == row_links
 
 
 def test_big_table_keeps_the_row_by_row_path(storage, user_id, modes):
-    storage.bulk_insert(EntityTypes.NODE, _nodes(user_id, 2 * THRESHOLD + 1))
+    storage.bulk_insert(EntityTypes.NODE, _nodes(user_id, 2 * THRESHOLD + 1), exclusive_load=True)
     assert modes == [True]
     more = [{**row, "uuid": str(uuid.uuid4())} for row in _nodes(user_id, THRESHOLD + CHUNK)]
-    storage.bulk_insert(EntityTypes.NODE, more)  # the table held more than the 300 rows loaded: no bulk load
+    storage.bulk_insert(
+        EntityTypes.NODE, more, exclusive_load=True
+    )  # the table held more than the 300 rows loaded: no bulk load
     assert modes == [True, False]
     assert _count(storage, models.DbNode) == 3 * THRESHOLD + CHUNK + 1
 
 
 def test_no_bulk_load_when_the_threshold_is_reached_by_the_last_rows(storage, user_id, modes):
-    storage.bulk_insert(EntityTypes.NODE, iter(_nodes(user_id, THRESHOLD)))  # nothing would follow the switch
+    storage.bulk_insert(
+        EntityTypes.NODE, iter(_nodes(user_id, THRESHOLD)), exclusive_load=True
+    )  # nothing would follow the switch
     assert modes == []
     assert _count(storage, models.DbNode) == THRESHOLD
 
 
 def test_the_check_is_repeated_each_time_the_load_doubled(storage, user_id, modes):
-    storage.bulk_insert(EntityTypes.NODE, _nodes(user_id, THRESHOLD + 100), allow_defaults=True)
+    storage.bulk_insert(EntityTypes.NODE, _nodes(user_id, THRESHOLD + 100), allow_defaults=True, exclusive_load=True)
     modes.clear()
     more = [{**row, "uuid": str(uuid.uuid4())} for row in _nodes(user_id, ROWS)]
-    storage.bulk_insert(EntityTypes.NODE, iter(more))
+    storage.bulk_insert(EntityTypes.NODE, iter(more), exclusive_load=True)
     assert modes == [False, True]  # 400 rows were there: not at 300 rows loaded, at 600
     assert _count(storage, models.DbNode) == THRESHOLD + 100 + ROWS
 
@@ -116,21 +121,21 @@ def test_duplicate_key_in_bulk_mode_writes_nothing_and_keeps_the_schema(storage,
     rows = _nodes(user_id)
     rows[ROWS - 1]["uuid"] = rows[THRESHOLD + 50]["uuid"]  # both after the switch to bulk-load mode
     with pytest.raises(IntegrityError, match=r"^db_dbnode: .*uuid") as info:
-        storage.bulk_insert(EntityTypes.NODE, rows)
+        storage.bulk_insert(EntityTypes.NODE, rows, exclusive_load=True)
     assert "\n" not in str(info.value)
     assert modes == [True]
     assert _count(storage, models.DbNode) == 0
     assert schema_snapshot(storage) == before
-    assert storage.bulk_insert(EntityTypes.NODE, _nodes(user_id, 5))  # still usable
+    assert storage.bulk_insert(EntityTypes.NODE, _nodes(user_id, 5), exclusive_load=True)  # still usable
 
 
 def test_dangling_link_in_bulk_mode_writes_nothing_and_keeps_the_schema(storage, user_id, modes):
-    pks = storage.bulk_insert(EntityTypes.NODE, _nodes(user_id, 10))
+    pks = storage.bulk_insert(EntityTypes.NODE, _nodes(user_id, 10), exclusive_load=True)
     before = schema_snapshot(storage)
     links = [{"input_id": pks[i % 10], "output_id": pks[(i + 1) % 10], "label": "x", "type": "t"} for i in range(ROWS)]
     links[ROWS - 7]["output_id"] = max(pks) + 1000
     with pytest.raises(IntegrityError, match=r"(?i)foreign key") as info:
-        storage.bulk_insert(EntityTypes.LINK, links)
+        storage.bulk_insert(EntityTypes.LINK, links, exclusive_load=True)
     assert "\n" not in str(info.value)
     assert modes == [True]
     assert _count(storage, models.DbLink) == 0
@@ -148,9 +153,20 @@ def test_schema_matches_the_models_after_bulk_loads(storage, user_id, modes):
 def test_bulk_mode_inside_a_caller_transaction_rolls_back_with_it(storage, user_id, modes):
     before = schema_snapshot(storage)
     with pytest.raises(RuntimeError), storage.transaction():
-        storage.bulk_insert(EntityTypes.NODE, _nodes(user_id))
+        storage.bulk_insert(EntityTypes.NODE, _nodes(user_id), exclusive_load=True)
         assert _count(storage, models.DbNode) == ROWS
         raise RuntimeError
     assert modes == [True]
     assert _count(storage, models.DbNode) == 0
+    assert schema_snapshot(storage) == before
+
+
+def test_the_default_path_never_enters_load_mode_even_for_a_large_insert(storage, user_id, modes, monkeypatch):
+    begun: list[object] = []
+    monkeypatch.setattr(load_mode.BulkLoad, "begin", classmethod(lambda cls, *args: begun.append(args)))
+    monkeypatch.setattr(load_mode.BulkLoad, "holds_at_most", staticmethod(lambda *args: begun.append(args) or True))
+    before = schema_snapshot(storage)
+    storage.bulk_insert(EntityTypes.NODE, iter(_nodes(user_id, 10 * THRESHOLD)))  # into an empty table, 10 x
+    assert begun == [] and modes == []  # not even asked
+    assert _count(storage, models.DbNode) == 10 * THRESHOLD
     assert schema_snapshot(storage) == before

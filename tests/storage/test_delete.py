@@ -52,8 +52,8 @@ def test_large_deletion_is_chunked(storage, user_id):
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
     assert _counts(storage) == dict.fromkeys(_counts(storage), 0)
-    assert max(largest) <= type(storage).delete_chunk_size
-    assert len(largest) >= 3000 // type(storage).delete_chunk_size
+    assert max(largest) <= storage.dialect.delete_chunk_size
+    assert len(largest) >= 3000 // storage.dialect.delete_chunk_size
 
 
 def test_deleted_nodes_leave_the_session(storage, user_id):

@@ -31,7 +31,7 @@ def initialised(profile):
 
 
 def _database(profile):
-    return profile.storage_cls._database_path(profile)
+    return profile.storage_cls.dialect.database_path(profile)
 
 
 def _execute(profile, statement: str) -> None:
@@ -95,7 +95,7 @@ def test_migrate_at_head_keeps_data(initialised):
 
 
 def test_models_match_the_migrated_database(initialised):
-    engine = initialised.storage_cls._create_engine(initialised)
+    engine = initialised.storage_cls.dialect.create_engine(initialised)
     try:
         with SqlMigrator.connect(engine, initialised.name) as migrator:
             assert migrator.schema_differences() == []

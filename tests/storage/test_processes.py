@@ -88,7 +88,7 @@ import json, sys
 from provstore.config import Profile
 from provstore.exceptions import LockedProfileError
 profile = Profile("p", json.loads(sys.argv[1]))
-lock = profile.storage_cls._profile_lock(profile)
+lock = profile.storage_cls.dialect.profile_lock(profile)
 try:
     with lock.exclusive():
         print("exclusive")
@@ -146,7 +146,7 @@ def test_writer_waiting_too_long_gets_one_clear_error(tmp_path):
 
     profile = make_profile("core.sqlite_dos", tmp_path, busy_timeout=0.2)
     profile.storage_cls.initialise(profile)
-    blocker = sqlite3.connect(profile.storage_cls._database_path(profile), isolation_level=None)
+    blocker = sqlite3.connect(profile.storage_cls.dialect.database_path(profile), isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     try:
         with profile.storage_cls(profile) as storage:

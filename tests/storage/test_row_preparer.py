@@ -7,7 +7,7 @@ from types import MappingProxyType
 import pytest
 from provstore.exceptions import IntegrityError
 from provstore.storage import EntityTypes
-from provstore_sql.bulk import RowPreparer, table_for
+from provstore_sql.bulk.rows import RowPreparer, table_for
 
 LINK = table_for(EntityTypes.LINK)
 

@@ -56,11 +56,11 @@ def interrupt_bulk_insert(monkeypatch, storage, when):
     original = storage.bulk_insert
     calls = []
 
-    def failing(entity_type, rows, allow_defaults=False):
+    def failing(entity_type, rows, allow_defaults=False, **options):
         calls.append(entity_type)
         if when(calls):
             raise Interrupt
-        return original(entity_type, rows, allow_defaults)
+        return original(entity_type, rows, allow_defaults, **options)
 
     monkeypatch.setattr(storage, "bulk_insert", failing)
     return calls
@@ -158,6 +158,30 @@ def test_atomic_failure_writes_no_rows(open_store, monkeypatch):
         transfer_storage(source, target, atomic=True)
     assert EntityTypes.NODE in calls
     assert target.users.count() == target.nodes.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("atomic", "fresh", "exclusive"), [(True, True, True), (False, True, False), (True, False, False)]
+)
+def test_only_an_atomic_run_into_a_fresh_target_loads_exclusively(open_store, monkeypatch, atomic, fresh, exclusive):
+    """Load mode is asked for only where the transfer owns the target: a fresh one, written in one transaction."""
+    source, target = open_store("core.sqlite_temp", "src"), open_store("core.sqlite_dos", "dst")
+    populate(source)
+    if not fresh:
+        other = open_store("core.sqlite_temp", "other")
+        other.nodes.create(node_type="data.core.Int.", label="theirs").store()
+        transfer_storage(other, target)
+    original, asked = target.bulk_insert, set()
+
+    def spy(entity_type, rows, allow_defaults=False, *, exclusive_load=False):
+        asked.add(exclusive_load)
+        return original(entity_type, rows, allow_defaults, exclusive_load=exclusive_load)
+
+    monkeypatch.setattr(target, "bulk_insert", spy)
+    transfer_storage(source, target, batch_size=3, atomic=atomic, merge=not fresh)
+    assert asked == {exclusive}
+    monkeypatch.delattr(target, "bulk_insert")
+    assert snapshot(target) == snapshot(source) or not fresh
 
 
 def test_same_storage_and_bad_batch_size_are_refused(open_store):

@@ -193,7 +193,11 @@ _add_builtin_commands()
 
 
 def main() -> None:
-    """Console-script entry point of ``provstore``: the process is the CLI's own, so it sets its SIGINT handler."""
+    """Console-script entry point of ``provstore``: the process is the CLI's own, so it sets its SIGINT handler
+    and opts in to the bulk collector setting (:mod:`provstore.gc_tuning`)."""
+    from provstore.gc_tuning import enable_bulk_tuning
+
+    enable_bulk_tuning()  # bulk commands (transfer, archive) run faster; the library alone never does this
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when the caller set its own
         signal.signal(signal.SIGINT, _quiet_interrupt)
     cli.main(prog_name="provstore")

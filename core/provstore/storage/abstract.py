@@ -35,8 +35,8 @@ class StorageBackend(ABC):
     default_repository_backend: ClassVar[str | None] = None
     """Name of the repository backend used when the profile names none (None: holds no files)."""
 
-    def __init__(self, profile: Profile) -> None:
-        """Open the storage of ``profile``, validating it.
+    def __init__(self, profile: Profile, repository: AbstractRepositoryBackend | None = None) -> None:
+        """Open the storage of ``profile``, validating it; ``repository`` holds its files (None: ``repository_for``).
 
         :raises UnreachableStorage: the storage cannot be accessed.
         :raises IncompatibleStorageSchema: the schema is not at the version of this code.
@@ -48,6 +48,34 @@ class StorageBackend(ABC):
     def profile(self) -> Profile:
         """Return the profile this storage belongs to."""
         return self._profile
+
+    # ------------------------------------------------------------------ repository
+    @classmethod
+    def default_repository_config(cls, profile: Profile) -> dict[str, Any]:
+        """Return the configuration of :attr:`default_repository_backend` for a profile naming no repository."""
+        return {}
+
+    @classmethod
+    def repository_for(cls, profile: Profile) -> AbstractRepositoryBackend:
+        """Return the profile's repository backend, built from its configuration.
+
+        The profile's ``repository`` section names the backend and its configuration; without one the
+        backend is :attr:`default_repository_backend` configured by :meth:`default_repository_config`.
+
+        :raises ConfigurationError: no repository backend is named, or its configuration is invalid.
+        :raises PluginNotFound: no installed plugin provides the named repository backend.
+        """
+        from provstore.exceptions import ConfigurationError
+        from provstore.plugins import get_plugin_manager
+
+        section = profile.dictionary.get("repository")
+        if section is not None:
+            name, config = section["backend"], dict(section.get("config") or {})
+        else:
+            name, config = cls.default_repository_backend, cls.default_repository_config(profile)
+        if name is None:
+            raise ConfigurationError(f"profile {profile.name!r}: storage backend {cls.__name__} names no repository")
+        return get_plugin_manager().get_repository_backend(name).from_config(config)
 
     # ------------------------------------------------------------------ schema management
     @classmethod
@@ -65,10 +93,13 @@ class StorageBackend(ABC):
 
     @classmethod
     @abstractmethod
-    def initialise(cls, profile: Profile, reset: bool = False) -> bool:
+    def initialise(
+        cls, profile: Profile, reset: bool = False, *, repository: AbstractRepositoryBackend | None = None
+    ) -> bool:
         """Create the storage at the head schema; return True if it did, False if already initialised.
 
         With ``reset=True`` an existing storage is destroyed (with all its data) and recreated.
+        ``repository`` is the one to create with it (None: :meth:`repository_for`).
         """
 
     @classmethod
@@ -160,12 +191,20 @@ class StorageBackend(ABC):
     # ------------------------------------------------------------------ bulk operations
     @abstractmethod
     def bulk_insert(
-        self, entity_type: EntityTypes, rows: Iterable[dict[str, Any]], allow_defaults: bool = False
+        self,
+        entity_type: EntityTypes,
+        rows: Iterable[dict[str, Any]],
+        allow_defaults: bool = False,
+        *,
+        exclusive_load: bool = False,
     ) -> list[int]:
         """Insert rows of one entity type in one transaction and return their new pks in input order.
 
         :param rows: dicts of the model's fields except ``id``.
         :param allow_defaults: if False every row must give every field; else defaults fill the gaps.
+        :param exclusive_load: the caller owns the target for this call (no other process needs it meanwhile):
+            the backend may then take exclusive locks and rebuild indexes afterwards to load faster.
+            Backends without such a mode ignore it; the result and the errors are the same either way.
         :raises IntegrityError: a row has unknown or missing keys or violates a constraint; nothing is written.
         """
 

@@ -47,6 +47,12 @@ def transfer_storage(
     Primary keys are remapped (rows are matched by uuid, users by email); when the repositories key
     objects differently the keys are recomputed and the nodes' ``repository_metadata`` rewritten.
 
+    An ``atomic`` run into a fresh target (holding no data but users when the run starts, as a new archive
+    or a new profile does) is the transfer's to fill and has nothing to resume: each kind it lacks goes in
+    with one ``bulk_insert(..., exclusive_load=True)``, so a large kind may be loaded with its indexes
+    dropped and rebuilt, and on PostgreSQL other sessions using those tables wait until the run commits.
+    Other runs write batch by batch on the default path.
+
     :param batch_size: rows (and objects) read and written per step; bounds the memory of each step.
     :param progress: show progress bars on stderr.
     :param merge: allow a target that already holds data of another origin (rows with the same
@@ -77,7 +83,10 @@ def transfer_storage(
     if verify:
         with bar("verifying objects", report.objects.source) as advance:
             objects.verify(advance)
-    rows = RowCopier(source, target, objects, batch_size, bar, {kind for kind, count in before.items() if not count})
+    unmatched = {kind for kind, count in before.items() if not count}
+    # an atomic run into a fresh target is the transfer's to fill: its kinds may load in load mode
+    exclusive = frozenset(unmatched) if atomic and report.mode == "fresh" else frozenset()
+    rows = RowCopier(source, target, objects, batch_size, bar, unmatched, exclusive)
     with target.transaction() if atomic else contextlib.nullcontext():
         rows.copy_all()
         if verify:

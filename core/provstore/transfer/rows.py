@@ -6,7 +6,10 @@ groups, nodes, comments and logs by uuid, authinfos by (user, computer), links b
 (input, output, label, type), group memberships by (group, node)), and only rows the target lacks
 are inserted: re-running after an interruption therefore never duplicates anything. Kinds the target
 held none of when the run started are not matched (a run never inserts a row twice), which makes a
-fresh transfer a faithful copy at the speed of plain inserts. The maps from
+fresh transfer a faithful copy at the speed of plain inserts. The kinds the engine names ``exclusive``
+(an atomic run into a fresh target: the transfer's to fill) each go in with one
+``bulk_insert(..., exclusive_load=True)`` call fed batch by batch, so the backend may drop and rebuild
+the indexes under exclusive locks (see the backend's ``bulk_insert``). The maps from
 source to target primary keys of users, computers, groups and nodes are kept in memory (a few
 dozen bytes per row) because links, memberships, comments and logs refer to them.
 """
@@ -62,14 +65,20 @@ class RowCopier:
         batch_size: int,
         progress: Callable[[str, int], Any],
         unmatched: set[str],
+        exclusive: frozenset[str] = frozenset(),
     ) -> None:
-        """Prepare to copy; ``unmatched`` names the kinds the target held no row of when the run started."""
+        """Prepare to copy; ``unmatched`` names the kinds the target held no row of when the run started.
+
+        ``exclusive`` names the kinds (of ``unmatched``) loaded in one ``exclusive_load`` call each: only on
+        a target the transfer owns (no other process needs those tables while the run lasts).
+        """
         self.source = source
         self.target = target
         self.objects = objects
         self.batch_size = batch_size
         self.progress = progress
         self.unmatched = unmatched
+        self.exclusive = exclusive & unmatched
         self.pk_maps: dict[str, dict[int, int]] = {name: {} for name in _MAPPED}
         self.reports: dict[str, EntityReport] = {}
 
@@ -125,6 +134,9 @@ class RowCopier:
         report = self._report(spec.name)
         pk_map = self.pk_maps.get(spec.name)
         with self.progress(f"{spec.name}s", report.source) as advance:
+            if spec.name in self.exclusive:
+                self._load_identified(spec, report, pk_map, advance)
+                return
             for batch in self._source_rows(spec.name):
                 rows = [self._remap(row, spec.references) for row in batch]
                 if spec.name == "node":
@@ -145,6 +157,26 @@ class RowCopier:
                 report.copied += len(new)
                 report.existing += len(rows) - len(new)
                 advance(len(batch))
+
+    def _load_identified(
+        self, spec: Identified, report: EntityReport, pk_map: dict[int, int] | None, advance: Callable[[int], Any]
+    ) -> None:
+        """Insert every row of an ``exclusive`` kind with one ``exclusive_load`` call; nothing is matched."""
+        source_pks: list[int] = []
+
+        def rows() -> Iterator[dict[str, Any]]:
+            for batch in self._source_rows(spec.name):
+                remapped = [self._remap(row, spec.references) for row in batch]
+                if spec.name == "node":
+                    self._rewrite_repository_metadata(remapped)
+                source_pks.extend(row["id"] for row in batch)
+                yield from remapped
+                report.copied += len(batch)
+                advance(len(batch))
+
+        pks = self.target.bulk_insert(spec.entity_type, rows(), exclusive_load=True)
+        if pk_map is not None:
+            pk_map.update(zip(source_pks, pks, strict=True))
 
     def _rewrite_repository_metadata(self, rows: list[dict[str, Any]]) -> None:
         """Point the nodes' virtual files at the target's keys, checking the target holds every object."""
@@ -235,6 +267,16 @@ class RowCopier:
         """Insert each batch's rows whose ``identity`` tuple the target (or an earlier row) does not have yet."""
         report = self._report(kind)
         with self.progress(f"{kind}s", report.source) as advance:
+            if kind in self.exclusive:
+
+                def rows() -> Iterator[dict[str, Any]]:
+                    for batch in batches:
+                        yield from batch
+                        report.copied += len(batch)
+                        advance(len(batch))
+
+                self.target.bulk_insert(entity_type, rows(), exclusive_load=True)
+                return
             for rows in batches:
                 with self.target.transaction():
                     new = rows if kind in self.unmatched else self._missing(rows, identity, existing(rows))

@@ -1,22 +1,21 @@
 """The ``core.psql_dos`` storage backend: a PostgreSQL database plus a disk-objectstore repository.
 
-The SQL behaviour comes from :class:`~provstore_sql.backend.SqlStorageBackend`; this class says how
-to reach the server, and replaces the generic paths where PostgreSQL has a faster one: ``COPY`` for
-bulk inserts, array parameters for large deletes, advisory locks for the profile lock and ``VACUUM``
-for full maintenance.
+The SQL behaviour comes from :class:`~provstore_sql.backend.SqlStorageBackend`; :class:`PsqlDosDialect`
+says how to reach the server and where PostgreSQL has a faster path: ``COPY`` for bulk inserts, array
+parameters for large deletes, advisory locks for the profile lock and ``VACUUM`` for full maintenance.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 import pydantic
 import sqlalchemy as sa
-from provstore.storage.entity_types import EntityTypes
 from provstore_sql import tables
 from provstore_sql.backend import SqlStorageBackend
+from provstore_sql.dialect import SqlDialect
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from sqlalchemy import Connection, Engine, Table, delete
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -27,9 +26,103 @@ from provstore_psql_dos.locking import AdvisoryProfileLock
 
 if TYPE_CHECKING:
     from provstore.config import Profile
-    from provstore_sql.bulk import RowPreparer
+    from provstore_sql.bulk.load_mode import BulkLoad
+    from provstore_sql.bulk.rows import RowPreparer
 
-__all__ = ["PsqlDosBackend"]
+__all__ = ["PsqlDosBackend", "PsqlDosDialect"]
+
+
+def _config(profile: Profile) -> PsqlDosBackend.Configuration:
+    """Return the validated configuration of ``profile``.
+
+    :raises ConfigurationError: naming the invalid fields, never echoing their values.
+    """
+    return PsqlDosBackend.validated_config(profile)
+
+
+class PsqlDosDialect(SqlDialect):
+    """A PostgreSQL database reached with psycopg2, shared by many processes under an advisory lock."""
+
+    bulk_chunk_size = 10_000
+    """Rows per COPY: large enough to amortise the round trips, small enough to bound memory (a few MB)."""
+
+    delete_chunk_size = 100_000
+    """Primary keys per array parameter of ``delete_nodes_and_connections`` (linear in the count)."""
+
+    def create_engine(self, profile: Profile, create: bool = False) -> Engine:
+        """Return an engine on the profile's database, creating the database first if ``create`` and missing."""
+        config = _config(profile)
+        if create and not pg.database_exists(config):
+            pg.create_database(config)
+        return pg.create_engine(config)
+
+    def storage_exists(self, profile: Profile) -> bool:
+        """Return whether the profile's database exists.
+
+        :raises UnreachableStorage: the server cannot be reached or refuses the credentials.
+        """
+        return pg.database_exists(_config(profile))
+
+    def profile_lock(self, profile: Profile) -> AdvisoryProfileLock:
+        """Return the advisory lock of the profile's database."""
+        return AdvisoryProfileLock(profile.name, _config(profile))
+
+    def insert_chunk(
+        self,
+        connection: Connection,
+        table: Table,
+        rows: list[Mapping[str, Any]],
+        prepare: RowPreparer,
+        *,
+        first_index: int,
+        load: BulkLoad | None,
+    ) -> list[int]:
+        """Insert one chunk with ``COPY FROM STDIN`` (ids reserved from the sequence first); pks in input order.
+
+        In load mode the table is the transaction's alone, so the ids are reserved as one range.
+        """
+        return copy_rows(connection, table, rows, prepare, first_index=first_index, table_locked=load is not None)
+
+    def delete_node_chunk(self, connection: Connection, pks: list[int]) -> None:
+        """Delete one chunk of nodes and everything attached to them, each statement with one array parameter."""
+        chunk = sa.bindparam("pks", value=list(pks), type_=ARRAY(sa.Integer))
+        link = tables.links
+        touching = sa.or_(link.c.input_id == sa.any_(chunk), link.c.output_id == sa.any_(chunk))
+        connection.execute(delete(link).where(touching))
+        for table in (tables.group_nodes, tables.comments, tables.logs):
+            connection.execute(delete(table).where(table.c.dbnode_id == sa.any_(chunk)))
+        node = tables.nodes
+        connection.execute(delete(node).where(node.c.id == sa.any_(chunk)))
+
+    def maintain_database(self, engine: Engine, full: bool, dry_run: bool) -> dict[str, Any]:
+        """Refresh planner statistics (live); full maintenance also vacuums to reclaim dead rows."""
+        statement = "VACUUM (ANALYZE)" if full else "ANALYZE"
+        if dry_run:
+            return {"statement": statement, "done": False}
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql(statement)
+        return {"statement": statement, "done": True}
+
+    def after_fork_in_child(self, engine: Engine) -> bool:
+        """In a forked child: cut the parent's sockets loose, then forget its pooled connections."""
+        pg.detach_inherited_connections()
+        return super().after_fork_in_child(engine)
+
+    def database_info(self, engine: Engine, profile: Profile) -> dict[str, Any]:
+        """Return where the database is (never the password) and the server's version."""
+        config = _config(profile)
+        with engine.connect() as connection:
+            version = connection.exec_driver_sql("SHOW server_version").scalar()
+            size = connection.exec_driver_sql("SELECT pg_database_size(current_database())").scalar()
+        return {
+            "dialect": "postgresql",
+            "host": config.database_hostname,
+            "port": config.database_port,
+            "database": config.database_name,
+            "user": config.database_username,
+            "server_version": version,
+            "size_bytes": size,
+        }
 
 
 class PsqlDosBackend(SqlStorageBackend):
@@ -81,21 +174,12 @@ class PsqlDosBackend(SqlStorageBackend):
         admin_password: SecretStr | None = Field(default=None, description="Password of the administrator role.")
 
     default_repository_backend: ClassVar[str | None] = "core.diskobjectstore"
+    dialect = PsqlDosDialect()
 
-    bulk_chunk_size: ClassVar[int] = 10_000
-    """Rows per COPY: large enough to amortise the round trips, small enough to bound memory (a few MB)."""
-
-    delete_chunk_size: ClassVar[int] = 100_000
-    """Primary keys per array parameter of :meth:`delete_nodes_and_connections` (linear in the count)."""
-
-    # ------------------------------------------------------------------ configuration
     @classmethod
-    def _config(cls, profile: Profile) -> Configuration:
-        """Return the validated configuration of ``profile``.
-
-        :raises ConfigurationError: naming the invalid fields, never echoing their values.
-        """
-        return cls._validated_config(profile)
+    def default_repository_config(cls, profile: Profile) -> dict[str, Any]:
+        """Return the disk-objectstore configuration pointing at ``repository_uri``."""
+        return {"filepath": _config(profile).repository_folder}
 
     @classmethod
     def setup_storage(cls, profile: Profile, options: SetupOptions | None) -> dict[str, bool]:
@@ -112,101 +196,9 @@ class PsqlDosBackend(SqlStorageBackend):
         from provstore_psql_dos.provision import provision
 
         password = options.admin_password.get_secret_value() if options.admin_password is not None else None
-        return provision(cls._config(profile), options.admin_username, password)
-
-    # ------------------------------------------------------------------ SqlStorageBackend hooks
-    @classmethod
-    def _create_engine(cls, profile: Profile, create: bool = False) -> Engine:
-        """Return an engine on the profile's database, creating the database first if ``create`` and missing."""
-        config = cls._config(profile)
-        if create and not pg.database_exists(config):
-            pg.create_database(config)
-        return pg.create_engine(config)
-
-    @classmethod
-    def _storage_exists(cls, profile: Profile) -> bool:
-        """Return whether the profile's database exists.
-
-        :raises UnreachableStorage: the server cannot be reached or refuses the credentials.
-        """
-        return pg.database_exists(cls._config(profile))
-
-    @classmethod
-    def _default_repository_config(cls, profile: Profile) -> dict[str, Any]:
-        """Return the disk-objectstore configuration pointing at ``repository_uri``."""
-        return {"filepath": cls._config(profile).repository_folder}
-
-    @classmethod
-    def _profile_lock(cls, profile: Profile) -> AdvisoryProfileLock:
-        """Return the advisory lock of the profile's database."""
-        return AdvisoryProfileLock(profile.name, cls._config(profile))
-
-    def bulk_insert(
-        self, entity_type: EntityTypes, rows: Iterable[dict[str, Any]], allow_defaults: bool = False
-    ) -> list[int]:
-        """Insert rows with ``COPY`` in chunks, in one transaction; return the new pks in input order.
-
-        :raises IntegrityError: a row has unknown or missing keys or violates a constraint; nothing is written.
-        :raises ValidationError: a value has the wrong type or cannot be stored; nothing is written.
-        """
-        self._local.rows_copied = 0  # position of the next chunk in the input, for error messages
-        return super().bulk_insert(entity_type, rows, allow_defaults)
-
-    def _insert_chunk(
-        self, connection: Connection, table: Table, rows: list[Mapping[str, Any]], prepare: RowPreparer
-    ) -> list[int]:
-        """Insert one chunk with ``COPY FROM STDIN`` (ids reserved from the sequence first); pks in input order."""
-        first = getattr(self._local, "rows_copied", 0)
-        locked = getattr(self._local, "bulk_load", None) is not None  # bulk-load mode: the table is ours alone
-        pks = copy_rows(connection, table, rows, prepare, first_index=first, table_locked=locked)
-        self._local.rows_copied = first + len(rows)
-        return pks
-
-    def _delete_node_chunk(self, connection: Connection, pks: list[int]) -> None:
-        """Delete one chunk of nodes and everything attached to them, each statement with one array parameter."""
-        chunk = sa.bindparam("pks", value=list(pks), type_=ARRAY(sa.Integer))
-        link = tables.links
-        touching = sa.or_(link.c.input_id == sa.any_(chunk), link.c.output_id == sa.any_(chunk))
-        connection.execute(delete(link).where(touching))
-        for table in (tables.group_nodes, tables.comments, tables.logs):
-            connection.execute(delete(table).where(table.c.dbnode_id == sa.any_(chunk)))
-        node = tables.nodes
-        connection.execute(delete(node).where(node.c.id == sa.any_(chunk)))
-
-    def _maintain_database(self, full: bool, dry_run: bool) -> dict[str, Any]:
-        """Refresh planner statistics (live); full maintenance also vacuums to reclaim dead rows."""
-        statement = "VACUUM (ANALYZE)" if full else "ANALYZE"
-        if dry_run:
-            return {"statement": statement, "done": False}
-        with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.exec_driver_sql(statement)
-        return {"statement": statement, "done": True}
-
-    def _after_fork(self) -> None:
-        """In a forked child: cut the parent's sockets loose, then open our own connections and shared lock."""
-        pg.detach_inherited_connections()
-        super()._after_fork()
-        if not self.is_closed:
-            self._lock.reacquire_after_fork()
-
-    def _database_info(self) -> dict[str, Any]:
-        """Return where the database is (never the password) and the server's version."""
-        config = self._config(self.profile)
-        with self._engine.connect() as connection:
-            version = connection.exec_driver_sql("SHOW server_version").scalar()
-            size = connection.exec_driver_sql("SELECT pg_database_size(current_database())").scalar()
-        return {
-            "dialect": "postgresql",
-            "host": config.database_hostname,
-            "port": config.database_port,
-            "database": config.database_name,
-            "user": config.database_username,
-            "server_version": version,
-            "size_bytes": size,
-        }
+        return provision(_config(profile), options.admin_username, password)
 
     def __str__(self) -> str:
-        config = self._config(self.profile)
-        return f"{type(self).__name__} for profile {self.profile.name!r}: {pg.describe(config)}"
+        return f"{type(self).__name__} for profile {self.profile.name!r}: {pg.describe(_config(self.profile))}"
 
     __repr__ = __str__

@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg2
 from provstore.exceptions import IntegrityError, ValidationError
-from provstore_sql.bulk import RowPreparer
+from provstore_sql.bulk.rows import RowPreparer
 from provstore_sql.engine import json_dumps
 from sqlalchemy import JSON, Boolean, Connection, DateTime, Integer, String, Table, Text, TypeDecorator
 

@@ -1,6 +1,6 @@
 """Profile locks: every open backend holds a shared lock, full maintenance and migration need an exclusive one.
 
-A backend type chooses its lock through :meth:`SqlStorageBackend._profile_lock`: SQLite files use
+A backend chooses its lock through :meth:`SqlDialect.profile_lock`: SQLite files use
 :class:`FileProfileLock` (``flock`` on a file beside the database), PostgreSQL uses advisory locks,
 private in-memory stores use :class:`NullProfileLock`.
 """

@@ -11,11 +11,12 @@ import contextlib
 import sqlite3
 import urllib.parse
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from provstore.config import Profile
 from provstore.exceptions import UnreachableStorage
 from provstore_sql.backend import SqlStorageBackend
+from provstore_sql.dialect import SqliteDialect
 from provstore_sql.engine import JSON_ENGINE_KWARGS, configure_sqlite_engine
 from provstore_sql.locking import FileProfileLock, ProfileLock
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,11 +24,97 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.dialects import sqlite as _sqlite_dialect  # noqa: F401  imported with the backend, not at first connect
 from sqlalchemy.pool import QueuePool
 
-__all__ = ["SqliteDosStorage"]
+if TYPE_CHECKING:
+    from provstore.repository import AbstractRepositoryBackend
+
+__all__ = ["SqliteDosDialect", "SqliteDosStorage"]
 
 DATABASE_FILENAME = "database.sqlite"
 LOCK_FILENAME = "database.sqlite.lock"
 CONTAINER_DIRNAME = "container"
+
+
+def _settings(profile: Profile) -> SqliteDosStorage.Configuration:
+    """Return the validated storage configuration (:class:`ConfigurationError` if invalid)."""
+    return SqliteDosStorage.validated_config(profile)
+
+
+class SqliteDosDialect(SqliteDialect):
+    """An SQLite file in WAL mode in the storage folder, locked with ``flock`` on a file beside it."""
+
+    @staticmethod
+    def folder(profile: Profile) -> Path:
+        """Return the storage folder of ``profile`` (absolute)."""
+        return Path(_settings(profile).filepath).expanduser().resolve()
+
+    def database_path(self, profile: Profile) -> Path:
+        """Return the path of the profile's database file."""
+        return self.folder(profile) / DATABASE_FILENAME
+
+    def create_engine(self, profile: Profile, create: bool = False) -> Engine:
+        """Return an engine on the database file; only ``create=True`` may create the file."""
+        path = self.database_path(profile)
+        timeout = _settings(profile).busy_timeout
+        uri = f"file:{urllib.parse.quote(str(path))}?mode={'rwc' if create else 'rw'}"
+
+        def connect() -> sqlite3.Connection:
+            return sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
+
+        engine = create_engine("sqlite://", creator=connect, poolclass=QueuePool, **JSON_ENGINE_KWARGS)
+        pragmas = {
+            "journal_mode": "WAL",
+            "synchronous": "NORMAL",  # durable at checkpoints; WAL keeps the file consistent on a crash
+            "foreign_keys": "ON",
+            # 64 MiB page cache (allocated as used): big inserts update nine node indexes without
+            # spilling pages mid-transaction, which the 2 MiB default does (bulk_insert 1.8x faster)
+            "cache_size": -65536,
+        }
+        configure_sqlite_engine(engine, pragmas)
+        return engine
+
+    def storage_exists(self, profile: Profile) -> bool:
+        """Return whether the database file exists."""
+        return self.database_path(profile).is_file()
+
+    def profile_lock(self, profile: Profile) -> ProfileLock:
+        """Lock with ``flock`` on a file beside the database."""
+        return FileProfileLock(profile.name, self.folder(profile) / LOCK_FILENAME)
+
+    def destroy_database(self, profile: Profile) -> None:
+        """Delete the database file and its WAL files."""
+        path = self.database_path(profile)
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+    def database_info(self, engine: Engine, profile: Profile) -> dict[str, Any]:
+        """Return the database path, size and journal mode."""
+        path = self.database_path(profile)
+        with engine.connect() as connection:
+            journal_mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+        return {"dialect": "sqlite", "path": str(path), "size": path.stat().st_size, "journal_mode": journal_mode}
+
+    def maintain_database(self, engine: Engine, full: bool, dry_run: bool) -> dict[str, Any]:
+        """Live: ``PRAGMA optimize`` and a passive WAL checkpoint; full: also ``VACUUM`` and truncate the WAL."""
+        actions = ["optimize", "wal_checkpoint(PASSIVE)"] if not full else ["optimize", "vacuum", "wal_checkpoint"]
+        if dry_run:
+            return {"would_run": actions}
+        connection = engine.raw_connection()  # driver in autocommit mode: VACUUM must not run in a transaction
+        try:
+            cursor = connection.cursor()
+            # ANALYZE reads, then writes its statistics: take the write lock first (waiting up to busy_timeout),
+            # else a writer committing in between makes the upgrade fail at once with "database is locked"
+            cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute("PRAGMA optimize")
+            cursor.execute("COMMIT")
+            if full:
+                cursor.execute("VACUUM")
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            else:
+                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            cursor.close()
+        finally:
+            connection.close()
+        return {"done": actions}
 
 
 class SqliteDosStorage(SqlStorageBackend):
@@ -48,136 +135,48 @@ class SqliteDosStorage(SqlStorageBackend):
         )
 
     default_repository_backend: ClassVar[str | None] = "core.diskobjectstore"
-
-    # ------------------------------------------------------------------ configuration
-    @classmethod
-    def _settings(cls, profile: Profile) -> SqliteDosStorage.Configuration:
-        """Return the validated storage configuration (:class:`ConfigurationError` if invalid)."""
-        return cls._validated_config(profile)
+    dialect = SqliteDosDialect()
 
     @classmethod
-    def _folder(cls, profile: Profile) -> Path:
-        return Path(cls._settings(profile).filepath).expanduser().resolve()
-
-    @classmethod
-    def _database_path(cls, profile: Profile) -> Path:
-        return cls._folder(profile) / DATABASE_FILENAME
-
-    @classmethod
-    def _create_engine(cls, profile: Profile, create: bool = False) -> Engine:
-        """Return an engine on the database file; only ``create=True`` may create the file."""
-        path = cls._database_path(profile)
-        timeout = cls._settings(profile).busy_timeout
-        uri = f"file:{urllib.parse.quote(str(path))}?mode={'rwc' if create else 'rw'}"
-
-        def connect() -> sqlite3.Connection:
-            return sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
-
-        engine = create_engine("sqlite://", creator=connect, poolclass=QueuePool, **JSON_ENGINE_KWARGS)
-        pragmas = {
-            "journal_mode": "WAL",
-            "synchronous": "NORMAL",  # durable at checkpoints; WAL keeps the file consistent on a crash
-            "foreign_keys": "ON",
-            # 64 MiB page cache (allocated as used): big inserts update nine node indexes without
-            # spilling pages mid-transaction, which the 2 MiB default does (bulk_insert 1.8x faster)
-            "cache_size": -65536,
-        }
-        configure_sqlite_engine(engine, pragmas)
-        return engine
-
-    @classmethod
-    def _storage_exists(cls, profile: Profile) -> bool:
-        """Return whether the database file exists."""
-        return cls._database_path(profile).is_file()
-
-    @classmethod
-    def _default_repository_config(cls, profile: Profile) -> dict[str, Any]:
+    def default_repository_config(cls, profile: Profile) -> dict[str, Any]:
         """Put the disk-objectstore container in the storage folder."""
-        return {"filepath": str(cls._folder(profile) / CONTAINER_DIRNAME)}
-
-    @classmethod
-    def _profile_lock(cls, profile: Profile) -> ProfileLock:
-        """Lock with ``flock`` on a file beside the database."""
-        return FileProfileLock(profile.name, cls._folder(profile) / LOCK_FILENAME)
+        return {"filepath": str(SqliteDosDialect.folder(profile) / CONTAINER_DIRNAME)}
 
     # ------------------------------------------------------------------ schema management
     @classmethod
-    def initialise(cls, profile: Profile, reset: bool = False) -> bool:
+    def initialise(
+        cls, profile: Profile, reset: bool = False, *, repository: AbstractRepositoryBackend | None = None
+    ) -> bool:
         """Create the folder, the database at head and the container (see the base class)."""
-        folder = cls._folder(profile)
+        folder = SqliteDosDialect.folder(profile)
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UnreachableStorage(f"profile {profile.name!r}: cannot create folder {folder}: {exc}") from exc
-        return super().initialise(profile, reset=reset)
+        return super().initialise(profile, reset=reset, repository=repository)
 
     @classmethod
-    def _destroy_database(cls, profile: Profile) -> None:
-        """Delete the database file and its WAL files."""
-        path = cls._database_path(profile)
-        for suffix in ("", "-wal", "-shm"):
-            path.with_name(path.name + suffix).unlink(missing_ok=True)
-
-    @classmethod
-    def delete_storage(cls, profile: Profile) -> None:
+    def delete_storage(cls, profile: Profile, *, repository: AbstractRepositoryBackend | None = None) -> None:
         """Delete the database and the container, then the storage folder itself if nothing else is in it."""
-        super().delete_storage(profile)
-        folder = cls._folder(profile)
+        super().delete_storage(profile, repository=repository)
+        folder = SqliteDosDialect.folder(profile)
         (folder / LOCK_FILENAME).unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             folder.rmdir()
 
     # ------------------------------------------------------------------------ lifecycle
-    def __init__(self, profile: Profile) -> None:
+    def __init__(self, profile: Profile, repository: AbstractRepositoryBackend | None = None) -> None:
         """Open the storage folder of ``profile``.
 
         :raises UnreachableStorage: the folder or its database file does not exist.
         """
-        path = self._database_path(profile)
+        path = self.dialect.database_path(profile)
         if not path.is_file():
             raise UnreachableStorage(
                 f"profile {profile.name!r}: no database at {path}; initialise the storage first "
                 "(`provstore profile setup core.sqlite_dos` or `provstore presto`)"
             )
-        super().__init__(profile)
-
-    def _after_fork(self) -> None:
-        """In a forked child: new connections (base class) and a profile lock of the child's own."""
-        super()._after_fork()
-        if not self.is_closed:
-            self._lock.reacquire_after_fork()
+        super().__init__(profile, repository)
 
     def __str__(self) -> str:
-        return f"SqliteDosStorage[{self._folder(self.profile)}] for profile {self.profile.name!r}"
-
-    # ---------------------------------------------------------------------- information
-    def _database_info(self) -> dict[str, Any]:
-        """Return the database path, size and journal mode."""
-        path = self._database_path(self.profile)
-        with self._engine.connect() as connection:
-            journal_mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
-        return {"dialect": "sqlite", "path": str(path), "size": path.stat().st_size, "journal_mode": journal_mode}
-
-    def _maintain_database(self, full: bool, dry_run: bool) -> dict[str, Any]:
-        """Live: ``PRAGMA optimize`` and a passive WAL checkpoint; full: also ``VACUUM`` and truncate the WAL."""
-        actions = ["optimize", "wal_checkpoint(PASSIVE)"] if not full else ["optimize", "vacuum", "wal_checkpoint"]
-        if dry_run:
-            return {"would_run": actions}
-        self.get_session().close()  # give back this thread's connection so VACUUM sees no open transaction
-        connection = self._engine.raw_connection()  # driver in autocommit mode: VACUUM must not run in a transaction
-        try:
-            cursor = connection.cursor()
-            # ANALYZE reads, then writes its statistics: take the write lock first (waiting up to busy_timeout),
-            # else a writer committing in between makes the upgrade fail at once with "database is locked"
-            cursor.execute("BEGIN IMMEDIATE")
-            cursor.execute("PRAGMA optimize")
-            cursor.execute("COMMIT")
-            if full:
-                cursor.execute("VACUUM")
-                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            else:
-                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            cursor.close()
-        finally:
-            connection.close()
-        return {"done": actions}
+        return f"SqliteDosStorage[{SqliteDosDialect.folder(self.profile)}] for profile {self.profile.name!r}"

@@ -7,10 +7,11 @@ The repository uses SHA-256 keys, the same as ``core.diskobjectstore``, so data 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from provstore.config import Profile
 from provstore_sql.backend import SqlStorageBackend
+from provstore_sql.dialect import SqliteDialect
 from provstore_sql.engine import JSON_ENGINE_KWARGS, configure_sqlite_engine
 from provstore_sql.migrator import SqlMigrator
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,7 +19,40 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.dialects import sqlite as _sqlite_dialect  # noqa: F401  imported with the backend, not at first connect
 from sqlalchemy.pool import StaticPool
 
-__all__ = ["SqliteTempBackend"]
+if TYPE_CHECKING:
+    from provstore.repository import AbstractRepositoryBackend
+
+__all__ = ["SqliteTempBackend", "SqliteTempDialect"]
+
+
+class SqliteTempDialect(SqliteDialect):
+    """A private in-memory SQLite database per storage, created at head when the storage opens."""
+
+    def create_engine(self, profile: Profile, create: bool = False) -> Engine:
+        """Return an engine on a new private in-memory database: one connection shared by every thread."""
+        engine = create_engine(
+            "sqlite://",
+            poolclass=StaticPool,
+            connect_args={"check_same_thread": False},
+            echo=SqliteTempBackend.validated_config(profile).debug,
+            **JSON_ENGINE_KWARGS,
+        )
+        configure_sqlite_engine(engine, {"foreign_keys": "ON"})
+        return engine
+
+    def open_schema(self, migrator: SqlMigrator, repository: AbstractRepositoryBackend) -> None:
+        """Create the schema and the repository of this fresh instance."""
+        repository.initialise()
+        migrator.initialise(repository.uuid)
+
+    def after_fork_in_child(self, engine: Engine) -> bool:
+        """Keep the inherited connection in a forked child: it is the child's own copy of the in-memory data."""
+        connection = engine.raw_connection()
+        try:
+            connection.driver_connection.rollback()  # end the parent's open transaction in the child's copy
+        finally:
+            connection.close()
+        return True
 
 
 class SqliteTempBackend(SqlStorageBackend):
@@ -39,6 +73,7 @@ class SqliteTempBackend(SqlStorageBackend):
 
     cli_exposed: ClassVar[bool] = False
     default_repository_backend: ClassVar[str | None] = "core.sandbox"
+    dialect = SqliteTempDialect()
 
     @staticmethod
     def create_profile(
@@ -62,27 +97,9 @@ class SqliteTempBackend(SqlStorageBackend):
         )
 
     @classmethod
-    def _settings(cls, profile: Profile) -> SqliteTempBackend.Configuration:
-        """Return the validated storage configuration (:class:`ConfigurationError` if invalid)."""
-        return cls._validated_config(profile)
-
-    @classmethod
-    def _create_engine(cls, profile: Profile, create: bool = False) -> Engine:
-        """Return an engine on a new private in-memory database: one connection shared by every thread."""
-        engine = create_engine(
-            "sqlite://",
-            poolclass=StaticPool,
-            connect_args={"check_same_thread": False},
-            echo=cls._settings(profile).debug,
-            **JSON_ENGINE_KWARGS,
-        )
-        configure_sqlite_engine(engine, {"foreign_keys": "ON"})
-        return engine
-
-    @classmethod
-    def _default_repository_config(cls, profile: Profile) -> dict[str, Any]:
+    def default_repository_config(cls, profile: Profile) -> dict[str, Any]:
         """Use a sandbox with SHA-256 keys inside the configured folder."""
-        return {"filepath": cls._settings(profile).filepath, "key_format": "sha256"}
+        return {"filepath": cls.validated_config(profile).filepath, "key_format": "sha256"}
 
     # ------------------------------------------------------------------ schema management
     @classmethod
@@ -91,7 +108,9 @@ class SqliteTempBackend(SqlStorageBackend):
         return cls.version_head()
 
     @classmethod
-    def initialise(cls, profile: Profile, reset: bool = False) -> bool:
+    def initialise(
+        cls, profile: Profile, reset: bool = False, *, repository: AbstractRepositoryBackend | None = None
+    ) -> bool:
         """Return False: there is nothing persistent to create, every instance initialises itself."""
         return False
 
@@ -100,30 +119,13 @@ class SqliteTempBackend(SqlStorageBackend):
         """Do nothing: every instance is created at the head schema."""
 
     # ------------------------------------------------------------------------ lifecycle
-    def _prepare_storage(self) -> None:
-        """Create the schema and the repository of this fresh instance."""
-        self._repository.initialise()
-        with SqlMigrator.connect(self._engine, self.profile.name) as migrator:
-            migrator.initialise(self._repository.uuid)
-
-    def _after_fork(self) -> None:
-        """Keep the inherited connection in a forked child: it is the child's own copy of the in-memory data."""
-        if self.is_closed:
-            return
-        connection = self._engine.raw_connection()
-        try:
-            connection.driver_connection.rollback()  # end the parent's open transaction in the child's copy
-        finally:
-            connection.close()
-        self._session_factory = self._make_session_factory()
-        self._local = type(self._local)()
-
     def close(self) -> None:
         """Close the storage and delete its data: the in-memory database and the sandbox folder."""
         if self.is_closed:
             return
+        repository = self.get_repository()
         super().close()
-        self._repository.erase()
+        repository.erase()
 
     def __str__(self) -> str:
         return f"SqliteTempBackend (in-memory) for profile {self.profile.name!r}"

@@ -1,7 +1,5 @@
-"""The query API of the SQL storage backends: ``storage.query()`` returns a :class:`QueryBuilder`."""
+"""Query compilation of the SQL storage backends: ``storage.query()`` returns a :class:`SqlQueryBuilder`."""
 
-from provstore_sql.query.builder import QueryBuilder
-from provstore_sql.query.filters import OPERATORS
-from provstore_sql.query.traversal import PROVENANCE_LINK_TYPES
+from provstore_sql.query.builder import SqlQueryBuilder
 
-__all__ = ["OPERATORS", "PROVENANCE_LINK_TYPES", "QueryBuilder"]
+__all__ = ["SqlQueryBuilder"]

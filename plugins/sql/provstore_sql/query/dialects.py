@@ -19,11 +19,14 @@ tests and ``json_each`` searches, because the operand is known when the query is
 
 from __future__ import annotations
 
+import functools
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 from provstore.exceptions import ValidationError
+from provstore.query.fields import JsonPath, is_number
 from sqlalchemy import (
     Boolean,
     ColumnElement,
@@ -32,15 +35,18 @@ from sqlalchemy import (
     and_,
     case,
     exists,
+    false,
     func,
     literal,
+    or_,
     select,
+    true,
 )
+from sqlalchemy.sql.elements import Grouping
 
 from provstore_sql.engine import json_dumps
-from provstore_sql.query.fields import JsonPath
 
-__all__ = ["Dialect", "SqliteDialect", "dialect_for", "is_number", "like_pattern"]
+__all__ = ["Dialect", "SqliteDialect", "all_of", "any_of", "dialect_for"]
 
 _COMPARATORS = {
     "<": lambda a, b: a < b,
@@ -50,24 +56,30 @@ _COMPARATORS = {
 }
 
 
-def like_pattern(pattern: object) -> str:
-    """Return ``pattern`` if it is a valid LIKE pattern (``%`` any run, ``_`` one character, ``\\`` escapes).
+def all_of(parts: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    """Return the conjunction of ``parts`` (true when empty) as a balanced tree of parenthesised terms.
 
-    :raises ValidationError: it is not a string or ends with a lone backslash.
+    A flat ``a AND b AND c ...`` parses as a tree as deep as the list is long, and SQLite refuses trees deeper
+    than 1,000; balanced, 1,000 terms are 10 levels deep.
     """
-    if not isinstance(pattern, str):
-        raise ValidationError(f"like patterns are strings, got {pattern!r}")
-    if "\x00" in pattern:
-        raise ValidationError("like patterns cannot contain the NUL character")
-    trailing = len(pattern) - len(pattern.rstrip("\\"))
-    if trailing % 2:
-        raise ValidationError(f"like pattern {pattern!r} ends with an unfinished escape '\\'")
-    return pattern
+    return _balanced(and_, parts, true())
 
 
-def is_number(value: Any) -> bool:
-    """Return whether ``value`` is a JSON number (bool excluded)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def any_of(parts: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    """Return the disjunction of ``parts`` (false when empty) as a balanced tree (see :func:`all_of`)."""
+    return _balanced(or_, parts, false())
+
+
+def _balanced(
+    combine: Callable[..., ColumnElement[bool]], parts: list[ColumnElement[bool]], empty: ColumnElement[bool]
+) -> ColumnElement[bool]:
+    if not parts:
+        return empty
+    if len(parts) <= 2:
+        return combine(*parts)
+    middle = len(parts) // 2
+    left, right = _balanced(combine, parts[:middle], empty), _balanced(combine, parts[middle:], empty)
+    return combine(Grouping(left), Grouping(right))
 
 
 class Dialect(ABC):
@@ -76,8 +88,8 @@ class Dialect(ABC):
     name: str
 
     # ---------------------------------------------------------------------------------------- text and lists
-    def text_compare(self, column: ColumnElement[Any], op: str, value: str) -> ColumnElement[bool]:
-        """Return ``column <op> value`` comparing strings by code point."""
+    def compare(self, column: ColumnElement[Any], op: str, value: Any) -> ColumnElement[bool]:
+        """Return ``column <op> value`` for a column that is not JSON (strings compare by code point)."""
         return _COMPARATORS[op](column, value)
 
     @abstractmethod
@@ -86,7 +98,10 @@ class Dialect(ABC):
 
     @abstractmethod
     def in_values(self, column: ColumnElement[Any], values: list[Any]) -> ColumnElement[bool]:
-        """Return ``column IN values`` as a single bound parameter, so that huge lists stay linear."""
+        """Return ``column IN values`` (a column that is not JSON) with the list as one bound parameter.
+
+        The database reads the list once into a hashed or indexed set, so that huge lists stay linear.
+        """
 
     def text_order_key(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         """Return the expression that orders a text column by code point."""
@@ -108,6 +123,13 @@ class Dialect(ABC):
     @abstractmethod
     def json_eq(self, doc: ColumnElement[Any], path: JsonPath, value: Any) -> ColumnElement[bool]:
         """Return whether the value at ``path`` equals the JSON ``value`` (type-exact, deep)."""
+
+    @abstractmethod
+    def json_in(self, doc: ColumnElement[Any], path: JsonPath, values: list[Any]) -> ColumnElement[bool]:
+        """Return whether the value at ``path`` equals one of the JSON scalars ``values`` (as :meth:`json_eq`).
+
+        The list is one bound parameter read once into a hashed or indexed set: linear in its length.
+        """
 
     @abstractmethod
     def json_compare(self, doc: ColumnElement[Any], path: JsonPath, op: str, value: Any) -> ColumnElement[bool]:
@@ -162,6 +184,35 @@ def _glob_pattern(pattern: str) -> str:
 _NUMBER_TYPES = ("integer", "real")
 
 
+def _json_key(kind: ColumnElement[str], value: ColumnElement[Any]) -> ColumnElement[Any]:
+    """Return one SQL value per JSON scalar, equal exactly when the scalars are JSON-equal (see `_python_json_key`).
+
+    ``kind`` and ``value`` are a ``json_type`` and its ``json_extract``. Numbers stay numbers (SQLite compares
+    integers and reals by exact value); strings become ``'s:' || text`` and booleans ``'b:1'``/``'b:0'``, texts
+    that no number equals. Anything else (null, missing, objects, lists) gives ``'-'``, which no key equals.
+    """
+    text_key = literal("s:", String).concat(value)
+    branches = {"integer": value, "real": value, "text": text_key, "true": literal("b:1"), "false": literal("b:0")}
+    return case(branches, value=kind, else_=literal("-", String))
+
+
+def _python_json_key(value: str | int | float | bool) -> str | int | float:
+    """Return the key :func:`_json_key` gives the JSON scalar ``value`` (not None)."""
+    if isinstance(value, bool):
+        return "b:1" if value else "b:0"
+    if isinstance(value, str):
+        return "s:" + value
+    return value
+
+
+@functools.cache
+def _sqlite_sqlalchemy_dialect() -> Any:
+    """Return SQLAlchemy's SQLite dialect, whose bind processors give values as SQLite stores them."""
+    from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+
+    return SQLiteDialect_pysqlite()
+
+
 class SqliteDialect(Dialect):
     """SQLite: ``json_type``/``json_extract`` per path (``json_type`` tells ``true`` from ``1``), ``json_each``."""
 
@@ -173,10 +224,25 @@ class SqliteDialect(Dialect):
         return expression.op("GLOB", return_type=Boolean)(literal(_glob_pattern(pattern), String))
 
     def in_values(self, column: ColumnElement[Any], values: list[Any]) -> ColumnElement[bool]:
-        if not all(isinstance(value, (int, str)) for value in values):
-            return column.in_(values)
-        members = func.json_each(literal(json_dumps(values), String)).table_valued("value")
+        # the values as the column stores them (timestamps are text), in one JSON list that json_each reads
+        dialect = _sqlite_sqlalchemy_dialect()
+        process = column.type.dialect_impl(dialect).bind_processor(dialect)
+        stored = values if process is None else [process(value) for value in values]
+        members = func.json_each(literal(json_dumps(stored), String)).table_valued("value")
         return column.in_(select(members.c.value))
+
+    def json_in(self, doc: ColumnElement[Any], path: JsonPath, values: list[Any]) -> ColumnElement[bool]:
+        # one key per JSON scalar (see _json_key), the list's keys made in Python and read by json_each; IN on a
+        # subquery indexes them once. A row value (type, value) would say the same, but SQLite then searches
+        # the list row by row under NOT.
+        sql_path = self._path(path)
+        found = _json_key(func.json_type(doc, sql_path), func.json_extract(doc, sql_path))
+        keys = [_python_json_key(value) for value in values if value is not None]
+        members = func.json_each(literal(json_dumps(keys), String)).table_valued("value")
+        condition = found.in_(select(members.c.value))
+        if len(keys) < len(values):  # a JSON null has no key (json_extract gives SQL NULL): test it on its own
+            return or_(self._type(doc, sql_path) == "null", condition)
+        return condition
 
     def json_value(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[Any]:
         if not path:
@@ -214,22 +280,22 @@ class SqliteDialect(Dialect):
             members = func.json_each(doc, path).table_valued("key")
             size = select(func.count()).select_from(members).correlate_except(members).scalar_subquery()
             parts = [self._eq(doc, path.concat(f'."{key}"'), item) for key, item in value.items()]
-            return and_(kind == "object", size == len(value), *parts)
+            return all_of([kind == "object", size == len(value), *parts])
         parts = [self._eq(doc, path.concat(f"[{index}]"), item) for index, item in enumerate(value)]
-        return and_(kind == "array", func.json_array_length(doc, path) == len(value), *parts)
+        return all_of([kind == "array", func.json_array_length(doc, path) == len(value), *parts])
 
     def _contains(self, doc: ColumnElement[Any], path: ColumnElement[str], value: Any) -> ColumnElement[bool]:
         """Return PostgreSQL ``@>`` semantics at an SQL path expression (scalars inside the operand: equality)."""
         if isinstance(value, dict):
             parts = [self._contains(doc, path.concat(f'."{key}"'), item) for key, item in value.items()]
-            return and_(self._type(doc, path) == "object", *parts)
+            return all_of([self._type(doc, path) == "object", *parts])
         if isinstance(value, list):
             parts = []
             for item in value:
                 element = func.json_each(doc, path).table_valued("fullkey").alias()
                 search = select(1).select_from(element).where(self._contains(doc, element.c.fullkey, item))
                 parts.append(exists(search.correlate_except(element)))
-            return and_(self._type(doc, path) == "array", *parts)
+            return all_of([self._type(doc, path) == "array", *parts])
         return self._eq(doc, path, value)
 
     def json_eq(self, doc: ColumnElement[Any], path: JsonPath, value: Any) -> ColumnElement[bool]:

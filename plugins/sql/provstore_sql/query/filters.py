@@ -1,194 +1,112 @@
-"""Turn a filter dictionary (``{"attributes.x": {">": 2}, "or": [...]}``) into a two-valued SQL condition."""
+"""Compile a parsed filter tree (:mod:`provstore.query.filters`) into a two-valued SQL condition.
+
+The tree is already validated by the core; this module only chooses the SQL. ``and``/``or`` lists become
+balanced trees of parenthesised terms, so that a long list never exceeds SQLite's expression depth limit.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from provstore.exceptions import ValidationError
-from sqlalchemy import ColumnElement, FromClause, Table, and_, false, not_, or_, true
+from provstore.query.fields import FieldRef
+from provstore.query.filters import And, Condition, Filter, Not, Or
+from sqlalchemy import ColumnElement, FromClause, and_, false, not_
 
-from provstore_sql.query.dialects import Dialect, is_number, like_pattern
-from provstore_sql.query.fields import (
-    FieldRef,
-    check_column_value,
-    check_json_value,
-    check_key,
-    check_text,
-    parse_field,
-)
+from provstore_sql.query.dialects import Dialect, all_of, any_of
 
-__all__ = ["OPERATORS", "FilterCompiler"]
-
-OPERATORS = (
-    "==",
-    "!=",
-    "<",
-    "<=",
-    ">",
-    ">=",
-    "in",
-    "!in",
-    "like",
-    "ilike",
-    "has_key",
-    "contains",
-    "is_null",
-    "of_type",
-)
-"""Every filter operator; combine filters with the keys ``and``, ``or`` (lists of filters) and ``not`` (a filter)."""
-
-_ORDERING = ("<", "<=", ">", ">=")
-_JSON_ONLY = ("has_key", "contains")
+__all__ = ["FilterCompiler"]
 
 
 class FilterCompiler:
-    """Compile the filters of one entity (or link) against its table alias, validating every name and value."""
+    """Compile the filters of one entity (or link) against the alias of its table."""
 
-    def __init__(self, dialect: Dialect, table: Table, entity: str, alias: FromClause) -> None:
-        """Prepare to compile filters on ``alias`` (an alias of ``table``, the table of ``entity``)."""
+    def __init__(self, dialect: Dialect, alias: FromClause) -> None:
+        """Prepare to compile filters on ``alias`` (an alias of the entity's table)."""
         self.dialect = dialect
-        self.table = table
-        self.entity = entity
         self.alias = alias
-
-    def compile(self, filters: object) -> ColumnElement[bool]:
-        """Return the condition of ``filters`` (all entries must hold).
-
-        :raises ValidationError: unknown field or operator, or a value of the wrong type (one line, naming valid ones).
-        """
-        if not isinstance(filters, dict):
-            raise ValidationError(f"filters of {self.entity} must be a dict, got {type(filters).__name__}")
-        return and_(true(), *(self._entry(key, value) for key, value in filters.items()))
-
-    def _entry(self, key: object, value: Any) -> ColumnElement[bool]:
-        if key in ("and", "or"):
-            if not isinstance(value, list):
-                raise ValidationError(f"{key!r} takes a list of filter dicts, got {type(value).__name__}")
-            parts = [self.compile(item) for item in value]
-            return and_(true(), *parts) if key == "and" else or_(false(), *parts)
-        if key == "not":
-            return not_(self.compile(value))
-        field = parse_field(self.table, self.entity, key)
-        if not isinstance(value, dict):
-            return self._operator(field, str(key), "==", value)
-        if not value:
-            raise ValidationError(f"no operator given for {key!r}; valid operators: {', '.join(OPERATORS)}")
-        return and_(*(self._operator(field, str(key), op, operand) for op, operand in value.items()))
-
-    def _operator(self, field: FieldRef, name: str, op: object, operand: Any) -> ColumnElement[bool]:
-        if op not in OPERATORS:
-            raise ValidationError(f"unknown operator {op!r} on {name!r}; valid operators: {', '.join(OPERATORS)}")
-        what = f"{name!r} {op}"
-        if op == "!=":
-            return not_(self._operator(field, name, "==", operand))
-        if op == "!in":
-            return not_(self._operator(field, name, "in", operand))
-        if op == "is_null":
-            if not isinstance(operand, bool):
-                raise ValidationError(f"{what} takes true or false, got {operand!r}")
-            condition = self._is_null(field)
-            return condition if operand else not_(condition)
-        if op == "in":
-            if not isinstance(operand, (list, tuple, set, frozenset)):
-                raise ValidationError(f"{what} takes a list, got {type(operand).__name__}")
-            values = list(operand)
-            if not values:
-                return false()
-            return self._in(field, values, what)
-        if op in _ORDERING:
-            return self._ordering(field, str(op), operand, what)
-        if op in ("like", "ilike"):
-            return self._like(field, operand, what, insensitive=op == "ilike")
-        if op in _JSON_ONLY and not field.is_json:
-            raise ValidationError(f"{what}: {op} needs a JSON field, {field.column.name!r} is not one")
-        handlers: dict[str, Callable[[FieldRef, Any, str], ColumnElement[bool]]] = {
+        self._operators: dict[str, Callable[[FieldRef, Any], ColumnElement[bool]]] = {
             "==": self._eq,
+            "in": self._in,
+            "<": self._ordering("<"),
+            "<=": self._ordering("<="),
+            ">": self._ordering(">"),
+            ">=": self._ordering(">="),
+            "like": self._like(insensitive=False),
+            "ilike": self._like(insensitive=True),
             "has_key": self._has_key,
             "contains": self._contains,
+            "is_null": self._is_null,
             "of_type": self._of_type,
         }
-        return handlers[str(op)](field, operand, what)
+
+    def compile(self, tree: Filter) -> ColumnElement[bool]:
+        """Return the condition of ``tree``: true or false for every row, never SQL NULL."""
+        if isinstance(tree, Condition):
+            condition = self._operators[tree.operator](tree.field, tree.operand)
+            return not_(condition) if tree.negated else condition
+        if isinstance(tree, And):
+            return all_of([self.compile(part) for part in tree.parts])
+        if isinstance(tree, Or):
+            return any_of([self.compile(part) for part in tree.parts])
+        assert isinstance(tree, Not)
+        return not_(self.compile(tree.part))
 
     # -------------------------------------------------------------------------------------------- operators
     def _column(self, field: FieldRef) -> ColumnElement[Any]:
-        return self.alias.c[field.column.name]
+        return self.alias.c[field.name]
 
     def _guard(self, field: FieldRef, condition: ColumnElement[bool]) -> ColumnElement[bool]:
         """Return ``condition`` made false (not NULL) where a nullable column is NULL."""
-        if field.column.nullable:
+        if field.spec.nullable:
             return and_(self._column(field).isnot(None), condition)
         return condition
 
-    def _path(self, field: FieldRef) -> tuple[str | int, ...]:
-        return field.path or ()
-
-    def _eq(self, field: FieldRef, operand: Any, what: str) -> ColumnElement[bool]:
+    def _eq(self, field: FieldRef, operand: Any) -> ColumnElement[bool]:
         if field.is_json:
-            value = check_json_value(operand, what)
-            return self.dialect.json_eq(self._column(field), self._path(field), value)
+            return self.dialect.json_eq(self._column(field), field.path or (), operand)
         if operand is None:
             return self._column(field).is_(None)
-        value = check_column_value(field, operand, what)
-        return self._guard(field, self._column(field) == value)
+        return self._guard(field, self._column(field) == operand)
 
-    def _in(self, field: FieldRef, values: list[Any], what: str) -> ColumnElement[bool]:
+    def _in(self, field: FieldRef, values: tuple[Any, ...]) -> ColumnElement[bool]:
+        if not values:
+            return false()
         if field.is_json:
-            for value in values:
-                if isinstance(value, (dict, list, tuple)):
-                    raise ValidationError(f"{what}: list members must be JSON scalars, got {value!r}")
-            return or_(*(self._eq(field, value, what) for value in values))
-        checked = [check_column_value(field, value, what) for value in values]
-        return self._guard(field, self.dialect.in_values(self._column(field), checked))
+            return self.dialect.json_in(self._column(field), field.path or (), list(values))
+        return self._guard(field, self.dialect.in_values(self._column(field), list(values)))
 
-    def _ordering(self, field: FieldRef, op: str, operand: Any, what: str) -> ColumnElement[bool]:
-        if field.is_json:
-            if not (is_number(operand) or isinstance(operand, str)):
-                raise ValidationError(f"{what} compares with a number or a string, got {operand!r}")
-            value = check_json_value(operand, what)
-            return self.dialect.json_compare(self._column(field), self._path(field), op, value)
-        value = check_column_value(field, operand, what)
-        column = self._column(field)
-        if isinstance(value, bool):
-            raise ValidationError(f"{what}: booleans have no order")
-        if isinstance(value, str):
-            condition = self.dialect.text_compare(column, op, value)
-        else:
-            condition = {"<": column < value, "<=": column <= value, ">": column > value, ">=": column >= value}[op]
-        return self._guard(field, condition)
+    def _ordering(self, op: str) -> Callable[[FieldRef, Any], ColumnElement[bool]]:
+        def compare(field: FieldRef, operand: Any) -> ColumnElement[bool]:
+            if field.is_json:
+                return self.dialect.json_compare(self._column(field), field.path or (), op, operand)
+            return self._guard(field, self.dialect.compare(self._column(field), op, operand))
 
-    def _like(self, field: FieldRef, operand: Any, what: str, insensitive: bool) -> ColumnElement[bool]:
-        pattern = like_pattern(operand)
-        if field.is_json:
-            return self.dialect.json_like(self._column(field), self._path(field), pattern, insensitive)
-        self._require_text(field, what)
-        return self._guard(field, self.dialect.like(self._column(field), pattern, insensitive))
+        return compare
 
-    def _has_key(self, field: FieldRef, operand: Any, what: str) -> ColumnElement[bool]:
-        key = check_key(operand, f"key in {what}")
-        return self.dialect.json_has_key(self._column(field), self._path(field), key)
+    def _like(self, insensitive: bool) -> Callable[[FieldRef, Any], ColumnElement[bool]]:
+        def like(field: FieldRef, pattern: str) -> ColumnElement[bool]:
+            if field.is_json:
+                return self.dialect.json_like(self._column(field), field.path or (), pattern, insensitive)
+            return self._guard(field, self.dialect.like(self._column(field), pattern, insensitive))
 
-    def _contains(self, field: FieldRef, operand: Any, what: str) -> ColumnElement[bool]:
-        if not isinstance(operand, (dict, list, tuple)):
-            raise ValidationError(f"{what} takes a dict or a list (use == for a single value), got {operand!r}")
-        value = check_json_value(operand, what)
-        return self.dialect.json_contains(self._column(field), self._path(field), value)
+        return like
 
-    def _of_type(self, field: FieldRef, operand: Any, what: str) -> ColumnElement[bool]:
-        self._require_text(field, what)
-        if not isinstance(operand, str) or not operand.strip("."):
-            raise ValidationError(f"{what} takes a dotted type prefix such as 'data.core', got {operand!r}")
-        prefix = check_text(operand, what).rstrip(".")
+    def _has_key(self, field: FieldRef, key: str) -> ColumnElement[bool]:
+        return self.dialect.json_has_key(self._column(field), field.path or (), key)
+
+    def _contains(self, field: FieldRef, operand: Any) -> ColumnElement[bool]:
+        return self.dialect.json_contains(self._column(field), field.path or (), operand)
+
+    def _of_type(self, field: FieldRef, prefix: str) -> ColumnElement[bool]:
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         column = self._column(field)
         condition = (column == prefix) | self.dialect.like(column, escaped + ".%", insensitive=False)
         return self._guard(field, condition)
 
-    def _is_null(self, field: FieldRef) -> ColumnElement[bool]:
+    def _is_null(self, field: FieldRef, operand: bool) -> ColumnElement[bool]:
         if field.is_json:
-            return self.dialect.json_is_null(self._column(field), self._path(field))
-        return self._column(field).is_(None)
-
-    def _require_text(self, field: FieldRef, what: str) -> None:
-        if field.is_json or field.python_type is not str:
-            raise ValidationError(f"{what}: needs a text field, {field.column.name!r} is not one")
+            condition = self.dialect.json_is_null(self._column(field), field.path or ())
+        else:
+            condition = self._column(field).is_(None)
+        return condition if operand else not_(condition)

@@ -11,52 +11,16 @@ up, and a walk would cost as much as the whole link table (a 1,000-node chain am
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
-from provstore.exceptions import ValidationError
 from sqlalchemy import CTE, Integer, literal, select
 from sqlalchemy.sql.expression import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from provstore_sql.query.dialects import Dialect
-from provstore_sql.query.entities import LINK_TABLE, LINK_TYPES
+from provstore_sql.query.entities import LINK_TABLE
 
-__all__ = ["PROVENANCE_LINK_TYPES", "reachable_nodes"]
-
-PROVENANCE_LINK_TYPES = ("create", "input_calc", "input_work")
-"""Links of data provenance (what was made from what): the default of ancestors and descendants."""
-
-
-def check_link_types(link_types: Iterable[str] | None) -> tuple[str, ...]:
-    """Return the link types to follow (default: data provenance).
-
-    :raises ValidationError: a type is not one of the schema's link types.
-    """
-    if link_types is None:
-        return PROVENANCE_LINK_TYPES
-    if isinstance(link_types, str):
-        link_types = [link_types]
-    chosen = tuple(link_types)
-    unknown = [kind for kind in chosen if kind not in LINK_TYPES]
-    if unknown or not chosen:
-        raise ValidationError(f"unknown link types {unknown!r}; valid link types: {', '.join(LINK_TYPES)}")
-    return chosen
-
-
-def check_pks(pks: Iterable[int]) -> list[int]:
-    """Return the start node pks as a list of ints.
-
-    :raises ValidationError: ``pks`` is not an iterable of integers.
-    """
-    if isinstance(pks, int) and not isinstance(pks, bool):
-        return [pks]
-    try:
-        values = list(pks)
-    except TypeError:
-        raise ValidationError(f"start nodes are given as an int or a list of ints, got {pks!r}") from None
-    if not all(isinstance(pk, int) and not isinstance(pk, bool) for pk in values):
-        raise ValidationError(f"start nodes are given as an int or a list of ints, got {values!r}")
-    return values
+__all__ = ["reachable_nodes"]
 
 
 def reachable_nodes(
@@ -87,15 +51,3 @@ def reachable_nodes(
     walk = seed.cte("walk", recursive=True)
     step = select(far, walk.c.depth + 1).join(walk, near == walk.c.id).where(typed, walk.c.depth < max_depth)
     return walk.union(step)
-
-
-def check_depth(max_depth: object) -> int | None:
-    """Return the depth limit (None: unlimited).
-
-    :raises ValidationError: it is not a positive integer.
-    """
-    if max_depth is None:
-        return None
-    if not isinstance(max_depth, int) or isinstance(max_depth, bool) or max_depth < 1:
-        raise ValidationError(f"max_depth is a positive integer or None, got {max_depth!r}")
-    return max_depth

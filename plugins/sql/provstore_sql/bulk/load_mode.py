@@ -1,4 +1,4 @@
-"""Bulk-load mode of ``bulk_insert``: drop a table's secondary indexes, load, then rebuild them in one pass each.
+"""Load mode of ``bulk_insert(..., exclusive_load=True)``: drop a table's indexes, load, rebuild each in one pass.
 
 When one ``bulk_insert`` call is large compared with the table it goes into, maintaining every secondary
 index (and, on PostgreSQL, checking every foreign key) row by row costs more than building the index by
@@ -92,7 +92,7 @@ class BulkLoad:
     def holds_at_most(connection: Connection, table: Table, limit: int) -> bool:
         """Return whether ``table`` holds at most ``limit`` rows; counting stops at ``limit + 1`` rows.
 
-        Asking costs at most a scan of that many rows, however big the table: :meth:`SqlStorageBackend.bulk_insert`
+        Asking costs at most a scan of that many rows, however big the table: an ``exclusive_load`` bulk insert
         asks whether its load at least doubles the table, which is when rebuilding the indexes pays.
         """
         bounded = text(f"SELECT count(*) FROM (SELECT 1 FROM {_quoted(connection, table)} LIMIT :limit) AS head")
