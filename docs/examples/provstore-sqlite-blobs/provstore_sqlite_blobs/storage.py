@@ -2,8 +2,8 @@
 
 A storage backend on SQL builds on ``provstore-sql``: :class:`~provstore_sql.backend.SqlStorageBackend` brings
 the schema and its migrations, sessions and nested transactions, the entities, the bulk operations, the
-query compiler, global variables and maintenance. This subclass supplies what is particular to it: the
-settings, the engine on its database file, where the files go, and how to remove the database.
+query compiler, global variables and maintenance. What is particular to a backend goes in its *dialect*
+(how to reach the database) and a few class attributes: the settings, where the files go by default.
 """
 
 from __future__ import annotations
@@ -16,15 +16,46 @@ from typing import Any, ClassVar
 import pydantic
 from provstore.config import Profile
 from provstore.exceptions import UnreachableStorage
+from provstore.repository import AbstractRepositoryBackend
 from provstore_sql.backend import SqlStorageBackend
+from provstore_sql.dialect import SqliteDialect
 from provstore_sql.engine import JSON_ENGINE_KWARGS, configure_sqlite_engine
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import QueuePool
 
-__all__ = ["SqliteStore"]
+__all__ = ["SqliteStore", "SqliteStoreDialect"]
 
 DATABASE = "graph.sqlite"
 BLOBS = "blobs.sqlite"
+
+
+def folder(profile: Profile) -> Path:
+    """Return the storage folder of ``profile`` (absolute)."""
+    return Path(SqliteStore.validated_config(profile).filepath).expanduser().resolve()
+
+
+class SqliteStoreDialect(SqliteDialect):
+    """How to reach the database: an SQLite file in the storage folder (only ``create_engine`` is required)."""
+
+    def create_engine(self, profile: Profile, create: bool = False) -> Engine:
+        """Return an engine on the database file; only ``initialise`` (``create=True``) may create it."""
+        path = folder(profile) / DATABASE
+        timeout = SqliteStore.validated_config(profile).busy_timeout
+        uri = f"file:{urllib.parse.quote(str(path))}?mode={'rwc' if create else 'rw'}"
+
+        def connect() -> sqlite3.Connection:
+            return sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
+
+        engine = create_engine("sqlite://", creator=connect, poolclass=QueuePool, **JSON_ENGINE_KWARGS)
+        configure_sqlite_engine(engine, {"journal_mode": "WAL", "foreign_keys": "ON"})
+        return engine
+
+    def storage_exists(self, profile: Profile) -> bool:
+        return (folder(profile) / DATABASE).is_file()
+
+    def destroy_database(self, profile: Profile) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            (folder(profile) / (DATABASE + suffix)).unlink(missing_ok=True)
 
 
 class SqliteStore(SqlStorageBackend):
@@ -39,47 +70,23 @@ class SqliteStore(SqlStorageBackend):
         )
 
     default_repository_backend: ClassVar[str | None] = "acme.sqliteblobs"
+    dialect = SqliteStoreDialect()
 
     @classmethod
-    def _folder(cls, profile: Profile) -> Path:
-        return Path(cls._validated_config(profile).filepath).expanduser().resolve()
-
-    @classmethod
-    def _create_engine(cls, profile: Profile, create: bool = False) -> Engine:
-        """Return an engine on the database file; only ``initialise`` (``create=True``) may create it."""
-        path = cls._folder(profile) / DATABASE
-        timeout = cls._validated_config(profile).busy_timeout
-        uri = f"file:{urllib.parse.quote(str(path))}?mode={'rwc' if create else 'rw'}"
-
-        def connect() -> sqlite3.Connection:
-            return sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
-
-        engine = create_engine("sqlite://", creator=connect, poolclass=QueuePool, **JSON_ENGINE_KWARGS)
-        configure_sqlite_engine(engine, {"journal_mode": "WAL", "foreign_keys": "ON"})
-        return engine
-
-    @classmethod
-    def _storage_exists(cls, profile: Profile) -> bool:
-        return (cls._folder(profile) / DATABASE).is_file()
-
-    @classmethod
-    def _default_repository_config(cls, profile: Profile) -> dict[str, Any]:
+    def default_repository_config(cls, profile: Profile) -> dict[str, Any]:
         """Keep the files in ``blobs.sqlite`` beside the graph unless the profile names a repository."""
-        return {"filepath": str(cls._folder(profile) / BLOBS)}
+        return {"filepath": str(folder(profile) / BLOBS)}
 
     @classmethod
-    def _destroy_database(cls, profile: Profile) -> None:
-        for suffix in ("", "-wal", "-shm"):
-            (cls._folder(profile) / (DATABASE + suffix)).unlink(missing_ok=True)
-
-    @classmethod
-    def initialise(cls, profile: Profile, reset: bool = False) -> bool:
+    def initialise(
+        cls, profile: Profile, reset: bool = False, *, repository: AbstractRepositoryBackend | None = None
+    ) -> bool:
         """Create the folder, then the schema at head (see the base class)."""
-        cls._folder(profile).mkdir(parents=True, exist_ok=True)
-        return super().initialise(profile, reset=reset)
+        folder(profile).mkdir(parents=True, exist_ok=True)
+        return super().initialise(profile, reset=reset, repository=repository)
 
-    def __init__(self, profile: Profile) -> None:
+    def __init__(self, profile: Profile, repository: AbstractRepositoryBackend | None = None) -> None:
         """Open the storage; :class:`UnreachableStorage` (one line) when it was never initialised."""
-        if not self._storage_exists(profile):
-            raise UnreachableStorage(f"profile {profile.name!r}: no storage in {self._folder(profile)}; initialise it")
-        super().__init__(profile)
+        if not self.dialect.storage_exists(profile):
+            raise UnreachableStorage(f"profile {profile.name!r}: no storage in {folder(profile)}; initialise it")
+        super().__init__(profile, repository)
