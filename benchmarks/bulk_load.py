@@ -28,6 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from provstore.gc_tuning import enable_bulk_tuning
+from provstore.plugins import resolve_storage_class
 from provstore.storage import EntityTypes, StorageBackend
 from provstore.testing.profiles import make_profile
 from psql_ceiling import CopyCeiling, start_server
@@ -135,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="provstore-bench-") as folder:
             profile = make_profile("core.psql_dos", Path(folder), **server.storage_config(dbname))
-            profile.storage_cls.initialise(profile)
-            with profile.storage_cls(profile) as storage:
+            resolve_storage_class(profile).initialise(profile)
+            with resolve_storage_class(profile)(profile) as storage:
                 [user] = storage.bulk_insert(EntityTypes.USER, [{"email": "bench@example.org"}], allow_defaults=True)
                 start = time.perf_counter()
                 pks = storage.bulk_insert(EntityTypes.NODE, node_rows(args.nodes, user))

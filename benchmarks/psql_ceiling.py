@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from provstore.gc_tuning import spaced_collections
-from provstore.testing.postgres import ExternalPostgres, PostgresCluster, PostgresServer
+from provstore_psql_dos.testing import ExternalPostgres, PostgresCluster, PostgresServer
 
 __all__ = ["CopyCeiling", "start_server"]
 

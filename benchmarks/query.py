@@ -27,9 +27,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from provstore.plugins import resolve_storage_class
 from provstore.storage import EntityTypes, StorageBackend
-from provstore.testing.postgres import ExternalPostgres, PostgresCluster
 from provstore.testing.profiles import make_profile
+from provstore_psql_dos.testing import ExternalPostgres, PostgresCluster
 from sqlalchemy import func, select, text
 
 BACKENDS = ("core.psql_dos", "core.sqlite_dos", "core.sqlite_temp")
@@ -226,8 +227,8 @@ def main() -> None:
                 extra = server.storage_config(name)
             try:
                 profile = make_profile(backend, folder, **extra)
-                profile.storage_cls.initialise(profile)
-                with profile.storage_cls(profile) as storage:
+                resolve_storage_class(profile).initialise(profile)
+                with resolve_storage_class(profile)(profile) as storage:
                     print(f"-- {backend}")
                     run(storage, args)
             finally:

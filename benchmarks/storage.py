@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from provstore.gc_tuning import bulk_tuning_enabled, enable_bulk_tuning, spaced_collections
+from provstore.plugins import resolve_storage_class
 from provstore.storage import EntityTypes, StorageBackend
 from provstore.testing.profiles import make_profile
 
@@ -189,8 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="provstore-bench-") as folder:
             profile = make_profile(args.backend, Path(folder), **extra)
-            profile.storage_cls.initialise(profile)
-            with profile.storage_cls(profile) as storage:
+            resolve_storage_class(profile).initialise(profile)
+            with resolve_storage_class(profile)(profile) as storage:
                 report(storage, args, Path(folder), server, dbname)
     finally:
         if server is not None:

@@ -25,10 +25,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from provstore.plugins import resolve_storage_class
 from provstore.storage import EntityTypes, StorageBackend
-from provstore.testing.postgres import ExternalPostgres, PostgresCluster
 from provstore.testing.profiles import make_profile
 from provstore.transfer import transfer_storage
+from provstore_psql_dos.testing import ExternalPostgres, PostgresCluster
 
 UTC = datetime.timezone.utc
 
@@ -74,8 +75,8 @@ def populate(storage: StorageBackend, nodes: int) -> None:
 def open_new(backend: str, folder: Path, **extra: Any) -> StorageBackend:
     """Initialise and open a new store of ``backend`` with its files under ``folder``."""
     profile = make_profile(backend, folder, **extra)
-    profile.storage_cls.initialise(profile)
-    return profile.storage_cls(profile)
+    resolve_storage_class(profile).initialise(profile)
+    return resolve_storage_class(profile)(profile)
 
 
 def main(argv: list[str] | None = None) -> int:

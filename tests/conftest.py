@@ -1,17 +1,51 @@
-"""Shared fixtures: every test runs with its own configuration directory, never the user's."""
+"""What every test shares: its own configuration folder, only this checkout's plugins, and the common fixtures.
+
+The folders follow the distributions: ``core`` (the core alone, on the test plugin of ``core/fake_plugin``),
+``sql`` (provstore-sql on the built-in SQL backends), ``plugins/<name>`` (one built-in plugin each), ``cli``
+(the console script end to end), ``packaging``, ``reliability``, ``perf``; ``support`` holds helper modules
+that several folders import (``tests/`` is on ``sys.path``).
+
+Installed provstore plugins that this checkout does not ship are blocked for the whole run (see
+:mod:`support.isolation`). The PostgreSQL fixtures ``pg_cluster`` and ``pg_database`` come from the psql_dos
+plugin's testing support.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from provstore.plugins import resolve_storage_class
+from support.isolation import block_foreign_plugins
 
 # the conformance kit's provstore_* fixtures (installing provstore loads no pytest plugin by itself)
-pytest_plugins = ["provstore.testing.fixtures"]
+pytest_plugins = ["provstore.testing.fixtures", "provstore_psql_dos.testing.fixtures"]
 
 FAKE_PLUGIN_DIR = Path(__file__).parent / "core" / "fake_plugin"
+BLOCKED_PLUGINS: list[str] = []
+"""The installed plugins of other distributions that this run blocks (filled when pytest starts)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Block every installed provstore plugin of another distribution, before any plugin manager exists."""
+    from provstore.plugins import reset_plugin_manager
+
+    BLOCKED_PLUGINS[:] = block_foreign_plugins()
+    reset_plugin_manager()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every performance gate ``slow`` too, so that the fast tier (``-m "not slow"``) never runs one."""
+    for item in items:
+        if item.get_closest_marker("perf") is not None and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say which installed provstore plugins the run blocks."""
+    return f"provstore plugins of other distributions, blocked: {', '.join(BLOCKED_PLUGINS) or 'none installed'}"
 
 
 @pytest.fixture
@@ -26,6 +60,19 @@ def fake_plugin(monkeypatch):
     get_plugin_manager().register(testfake_plugin.plugin, "testfake")
     yield get_plugin_manager()
     reset_plugin_manager()
+
+
+@pytest.fixture
+def run():
+    """Return a function running the CLI in-process: ``run("profile", "list", input=...)`` -> click Result."""
+    from provstore.cli import cli
+
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(cli, list(args), input=input, catch_exceptions=False)
+
+    return invoke
 
 
 @pytest.fixture(autouse=True)
@@ -62,36 +109,16 @@ def storage(request: pytest.FixtureRequest, sql_backend: str | None, tmp_path):
 
     extra = request.getfixturevalue("pg_database") if sql_backend == "core.psql_dos" else {}
     profile = make_profile(sql_backend, tmp_path, **extra)
-    profile.storage_cls.initialise(profile)
-    backend = profile.storage_cls(profile)
+    resolve_storage_class(profile).initialise(profile)
+    backend = resolve_storage_class(profile)(profile)
     yield backend
     backend.close()
 
 
-# ------------------------------------------------------------------------------------------------ PostgreSQL
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[Any]:
-    """Return a PostgreSQL server for the whole session: ``$PROVSTORE_TEST_PG_DSN`` if set, else a throwaway cluster.
-
-    The throwaway cluster listens on 127.0.0.1 only and is stopped and deleted when the session ends. Without
-    PostgreSQL binaries the requesting tests fail with an install hint; deselect them with ``-m "not postgres"``.
-    """
-    from provstore.testing.postgres import PostgresClusterError, test_server
-
-    try:
-        server = test_server()
-    except PostgresClusterError as exc:
-        pytest.fail(f"{exc} (or skip these tests with -m 'not postgres')", pytrace=False)
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def pg_database(pg_cluster: Any) -> Iterator[dict[str, Any]]:
-    """Create a fresh database on :func:`pg_cluster` for one test, as ``core.psql_dos`` settings; dropped after."""
-    import uuid
+def user_id(storage) -> int:
+    """Return the pk of a user inserted into the storage under test."""
+    from provstore.storage import EntityTypes
+    from support.rows import user_row
 
-    name = f"test_{uuid.uuid4().hex[:16]}"
-    pg_cluster.create_database(name)
-    yield pg_cluster.storage_config(name)
-    pg_cluster.drop_database(name)
+    return storage.bulk_insert(EntityTypes.USER, [user_row()])[0]

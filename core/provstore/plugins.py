@@ -26,6 +26,7 @@ from provstore.hookspecs import ENTRY_POINT_GROUP, PROJECT_NAME, BackendSpec
 if TYPE_CHECKING:
     import click
 
+    from provstore.config import Profile
     from provstore.repository import AbstractRepositoryBackend
     from provstore.storage import StorageBackend
 
@@ -36,6 +37,8 @@ __all__ = [
     "PluginManager",
     "get_plugin_manager",
     "reset_plugin_manager",
+    "resolve_repository_class",
+    "resolve_storage_class",
 ]
 
 DISABLE_PLUGINS_ENV = "PROVSTORE_DISABLE_PLUGINS"
@@ -436,3 +439,30 @@ def reset_plugin_manager() -> None:
     """Forget the process-wide plugin manager so the next call rediscovers plugins (tests, after installs)."""
     global _MANAGER
     _MANAGER = None
+
+
+def resolve_storage_class(profile: Profile) -> type[StorageBackend]:
+    """Return the storage backend class the profile names, importing it on first use.
+
+    :raises PluginNotFound: no installed plugin provides the backend (the message lists those that do).
+    :raises MissingDependency: the backend needs a package that is not installed.
+    :raises PluginLoadError: the backend class cannot be imported.
+    """
+    return get_plugin_manager().get_storage_backend(profile.storage_backend)
+
+
+def resolve_repository_class(
+    profile: Profile, storage_cls: type[StorageBackend] | None = None
+) -> type[AbstractRepositoryBackend] | None:
+    """Return the repository backend class of ``profile``, or None when its storage holds no files.
+
+    That is the backend the profile's ``repository`` section names, else the ``default_repository_backend``
+    of ``storage_cls`` (default: the profile's storage class, see :func:`resolve_storage_class`).
+
+    :raises PluginNotFound: no installed plugin provides the backend.
+    :raises PluginLoadError: the backend class cannot be imported.
+    """
+    name = profile.repository_backend
+    if name is None:
+        name = (storage_cls or resolve_storage_class(profile)).default_repository_backend
+    return None if name is None else get_plugin_manager().get_repository_backend(name)

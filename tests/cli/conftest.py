@@ -1,4 +1,4 @@
-"""Fixtures of the CLI tests: a click runner and the real console script in a subprocess."""
+"""Fixtures of the end-to-end CLI tests: the real console script in a subprocess."""
 
 from __future__ import annotations
 
@@ -9,19 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from provstore.cli import cli
-
-
-@pytest.fixture
-def run():
-    """Return a function running the CLI in-process: ``run("profile", "list", input=...)`` -> click Result."""
-    runner = CliRunner()
-
-    def invoke(*args: str, input: str | None = None):
-        return runner.invoke(cli, list(args), input=input, catch_exceptions=False)
-
-    return invoke
 
 
 @pytest.fixture

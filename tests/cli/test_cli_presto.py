@@ -6,9 +6,11 @@ import json
 import stat
 
 import provstore
+import pytest
 from provstore.config import CONFIG_FILENAME, Config
 
 
+@pytest.mark.slow
 def test_presto_then_storage_commands_in_fresh_processes(provstore_script, isolated_config_dir):
     created = provstore_script("presto")
     assert created.returncode == 0, created.stderr
@@ -108,3 +110,13 @@ def test_profile_delete_refuses_while_the_storage_is_open(run, isolated_config_d
     assert result.exit_code == 1 and result.stderr.startswith("Error: ")
     assert Config.load().profile_names == ["presto"]
     assert (isolated_config_dir / "storage" / "presto" / "database.sqlite").is_file()
+
+
+def test_presto_without_the_sqlite_plugin_names_what_to_install(provstore_script, isolated_config_dir):
+    result = provstore_script("presto", PROVSTORE_DISABLE_PLUGINS="sqlite_dos")
+    assert result.returncode == 1
+    assert result.stderr == (
+        "Error: presto needs the embedded backend core.sqlite_dos, which is not installed: "
+        "pip install 'provstore[sqlite]'\n"
+    )
+    assert not (isolated_config_dir / CONFIG_FILENAME).exists()

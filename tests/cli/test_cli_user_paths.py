@@ -124,6 +124,7 @@ def test_ctrl_c_during_a_transfer_prints_one_line_and_exits_130(provstore_script
         assert err.strip().splitlines() == ["Error: interrupted"], err
 
 
+@pytest.mark.slow
 def test_profile_names_complete_in_the_shell(provstore_script, tmp_path):
     _setup(provstore_script, "alpha", tmp_path / "alpha")
     _setup(provstore_script, "beta", tmp_path / "beta")

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 QUICKSTART = Path(__file__).parents[2] / "examples" / "quickstart.py"
 
 
+@pytest.mark.slow
 def test_quickstart_records_queries_and_reports_twice(provstore_script):
     for _ in range(2):
         assert provstore_script("presto", "--if-missing").returncode == 0

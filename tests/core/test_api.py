@@ -8,6 +8,7 @@ import provstore
 import pytest
 from provstore.config import Config, Profile
 from provstore.exceptions import ConfigurationError, PluginNotFound, ProfileNotFound, UnreachableStorage
+from provstore.plugins import resolve_storage_class
 
 
 def save_profile(name: str, attributes: dict) -> Profile:
@@ -41,7 +42,7 @@ def test_load_profile_default_and_by_name(tmp_path):
 
 def test_open_storage_validates_then_opens(fake_plugin, tmp_path):
     profile = save_profile("main", fake_attributes(tmp_path / "store"))
-    profile.storage_cls.initialise(profile)
+    resolve_storage_class(profile).initialise(profile)
     for selector in (None, "main", profile):
         with provstore.open_storage(selector) as storage:
             assert type(storage).__name__ == "FakeStorage"

@@ -1,6 +1,6 @@
 """Discovery through real entry points: tiny plugin distributions installed with pip into a throwaway venv.
 
-The venv sees the core (``--system-site-packages``); the test distributions are wheels written here
+The venv sees the core under test (:class:`support.venvs.VirtualEnv`); the test distributions are wheels written here
 (a wheel is a zip with a ``.dist-info`` folder, so no build backend or network is needed), installed
 and uninstalled with pip. Every command runs the CLI in a subprocess, as a user would.
 """
@@ -10,16 +10,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import subprocess
-import sys
 import textwrap
 import zipfile
 from pathlib import Path
 
 import pytest
+from support.isolation import DISABLE_PLUGINS_ENV
+from support.venvs import VirtualEnv
 
-pytestmark = pytest.mark.venv
+pytestmark = [pytest.mark.venv, pytest.mark.slow]
 
 FAKE_PLUGIN_DIR = Path(__file__).parent / "fake_plugin" / "testfake_plugin"
 VERSION = "0.1.0"
@@ -71,27 +71,18 @@ def build_wheel(directory: Path, distribution: str, entry_point: str, files: dic
     return wheel
 
 
-class Venv:
-    """A virtual environment seeing the system's provstore, with helpers to run pip and the CLI in it."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.python = str(path / "bin" / "python")
+class Venv(VirtualEnv):
+    """A virtual environment seeing the provstore under test, with helpers to run pip and the CLI in it."""
 
     def pip(self, *args: str) -> None:
-        subprocess.run(
-            [self.python, "-m", "pip", "--disable-pip-version-check", "--no-input", *args],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+        self.check("python", "-m", "pip", "--disable-pip-version-check", "--no-input", *args, timeout=300)
 
     def provstore(self, *args: str, disabled: str = "") -> subprocess.CompletedProcess:
-        env = {**os.environ, "PROVSTORE_DISABLE_PLUGINS": disabled}
-        env.pop("PROVSTORE_TRACEBACK", None)
-        return subprocess.run(
-            [self.python, "-m", "provstore", *args], capture_output=True, text=True, env=env, timeout=120
-        )
+        """Run ``python -m provstore`` here, blocking ``disabled`` plugins as well as those the test run blocks."""
+        variables = self.environment()
+        variables[DISABLE_PLUGINS_ENV] = ",".join(filter(None, [variables[DISABLE_PLUGINS_ENV], disabled]))
+        variables.pop("PROVSTORE_TRACEBACK", None)
+        return self.run("python", "-m", "provstore", *args, env=variables, timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -127,9 +118,7 @@ def wheels(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory, wheels) -> Venv:
-    path = tmp_path_factory.mktemp("venv") / "env"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(path)], check=True, timeout=300)
-    environment = Venv(path)
+    environment = Venv(tmp_path_factory.mktemp("venv") / "env", see_running_packages=True)
     environment.pip("install", "--no-deps", "--no-index", "--no-build-isolation", *map(str, wheels.values()))
     return environment
 

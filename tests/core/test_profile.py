@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from provstore.config import Profile
 from provstore.exceptions import ConfigurationError, PluginNotFound
+from provstore.plugins import resolve_repository_class, resolve_storage_class
+from provstore.storage import StorageBackend
 
 
 def test_properties():
@@ -48,15 +50,32 @@ def test_malformed_profile(name, attributes, problem):
         Profile(name, attributes)
 
 
-def test_storage_cls_resolves_through_the_plugins(fake_plugin):
+def test_storage_class_resolves_through_the_plugins(fake_plugin):
     from testfake_plugin.backend import FakeStorage
 
     profile = Profile("p", {"storage": {"backend": "testfake.store", "config": {}}})
-    assert profile.storage_cls is FakeStorage
-    assert profile.repository_backend is None  # the backend's default: it holds no files
+    assert resolve_storage_class(profile) is FakeStorage
+    assert profile.repository_backend is None  # the profile names none
+    assert resolve_repository_class(profile) is None  # and the backend's default is none: it holds no files
+    with pytest.raises(ConfigurationError, match="names no repository backend"):
+        StorageBackend.repository_for(profile)
+
+
+def test_repository_resolves_from_the_profile_else_the_storage_default():
+    from provstore_sandbox.backend import SandboxRepositoryBackend
+
+    named = Profile("p", {"storage": {"backend": "core.sqlite_temp"}, "repository": {"backend": "core.sandbox"}})
+    assert named.repository_backend == "core.sandbox"
+    default = Profile("p", {"storage": {"backend": "core.sqlite_temp"}})
+    assert default.repository_backend is None  # data only: the storage class's default is not the profile's
+    for profile in (named, default):
+        assert resolve_repository_class(profile) is SandboxRepositoryBackend
+        repository = StorageBackend.repository_for(profile)
+        assert isinstance(repository, SandboxRepositoryBackend)
+        repository.close()
 
 
 def test_unknown_backend_is_a_clear_error(fake_plugin):
     profile = Profile("p", {"storage": {"backend": "testfake.stor"}})
     with pytest.raises(PluginNotFound, match=r"did you mean 'testfake.store'"):
-        _ = profile.storage_cls
+        _ = resolve_storage_class(profile)

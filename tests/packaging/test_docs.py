@@ -14,7 +14,7 @@ from provstore import hookspecs
 from provstore.testing import fixtures
 from provstore.testing.repository import RepositoryBackendTests
 from provstore.testing.storage import StorageBackendTests
-from venvs import REPO
+from support.venvs import REPO
 
 GUIDE = (REPO / "docs" / "plugin-author-guide.md").read_text(encoding="utf-8")
 
@@ -60,6 +60,7 @@ def test_every_kit_fixture_is_documented(fixture: str) -> None:
     assert re.search(rf"^\| `{fixture}` \|", GUIDE, re.MULTILINE), f"fixture {fixture} missing from the guide"
 
 
+@pytest.mark.slow
 def test_mkdocs_build(tmp_path: Path) -> None:
     """``mkdocs build --strict`` succeeds: no broken link, anchor, docstring reference or missing page."""
     for module in ("mkdocs", "mkdocstrings", "mkdocstrings_handlers.python"):

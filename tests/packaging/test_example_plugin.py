@@ -1,8 +1,8 @@
 """The example third-party plugin installs with pip, is listed, and passes the conformance kit after installing.
 
-The virtual environment sees the system site packages (so the core under development is used) but the
-example itself is a real, non-editable install; its tests run with plugin autoloading off, the kit's
-fixtures loaded by the ``pytest_plugins`` line of its ``conftest.py``, as a third party's CI would.
+The virtual environment sees the packages of the interpreter running the tests (so the core under development
+is used) but the example itself is a real, non-editable install; its tests run with plugin autoloading off, the
+kit's fixtures loaded by the ``pytest_plugins`` line of its ``conftest.py``, as a third party's CI would.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from venvs import REPO, VirtualEnv
+from support.venvs import REPO, VirtualEnv
 
 pytestmark = [pytest.mark.venv, pytest.mark.slow]
 
@@ -22,7 +22,7 @@ EXAMPLE = REPO / "docs" / "examples" / "provstore-sqlite-blobs"
 @pytest.fixture(scope="module")
 def example_env(tmp_path_factory: pytest.TempPathFactory) -> VirtualEnv:
     """A virtual environment with the example plugin pip-installed (not editable, no dependencies)."""
-    env = VirtualEnv(tmp_path_factory.mktemp("example") / "env", system_site_packages=True)
+    env = VirtualEnv(tmp_path_factory.mktemp("example") / "env", see_running_packages=True)
     env.check("python", "-m", "pip", "install", "--quiet", "--no-deps", EXAMPLE, timeout=900)
     return env
 

@@ -18,12 +18,13 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
-from venvs import REPO, VirtualEnv
+from support.venvs import REPO, VirtualEnv
 
 pytestmark = [pytest.mark.venv, pytest.mark.slow]
 
 DISTRIBUTIONS = {
     "provstore": "provstore",
+    "provstore-aiida": "provstore_aiida",
     "provstore-diskobjectstore": "provstore_diskobjectstore",
     "provstore-psql-dos": "provstore_psql_dos",
     "provstore-s3": "provstore_s3",
@@ -139,7 +140,7 @@ def test_core_wheel_requires_only_pluggy_click_pydantic(wheels: dict[str, Path])
     requirements = runtime_requirements(wheels["provstore"])
     assert requirements == {"pluggy", "click", "pydantic"}
     extras = wheel_metadata(wheels["provstore"]).get("Provides-Extra", [])
-    assert {"sqlite", "psql", "all"} <= set(extras)
+    assert {"sqlite", "psql", "aiida", "all"} <= set(extras)
 
 
 @pytest.mark.parametrize("distribution", sorted(set(DISTRIBUTIONS) - {"provstore"}))

@@ -2,6 +2,8 @@
 
 The bounds sit about three times below the ratios measured on a loaded 2-core machine (see
 docs/performance.md), so noise passes and a 3x regression of a hot path fails. Each test takes seconds.
+The timed tests are marked ``perf`` (which counts as ``slow``): a plain ``pytest`` run leaves them out (they
+measure only on a machine that runs nothing else); ``python -m pytest -m perf`` runs them alone, as ``.ci/run`` does.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from provstore.plugins import resolve_storage_class
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -42,13 +45,13 @@ def node_storage(tmp_path, request):
     backend = request.param
     extra = request.getfixturevalue("pg_database") if backend == "core.psql_dos" else {}
     profile = make_profile(backend, tmp_path / "store", **extra)
-    profile.storage_cls.initialise(profile)
-    with profile.storage_cls(profile) as storage:
+    resolve_storage_class(profile).initialise(profile)
+    with resolve_storage_class(profile)(profile) as storage:
         [user] = storage.bulk_insert(EntityTypes.USER, [{"email": "guard@example.org"}], allow_defaults=True)
         yield storage, user
 
 
-@pytest.mark.slow
+@pytest.mark.perf
 @pytest.mark.parametrize("node_storage", ["core.sqlite_dos"], indirect=True)
 def test_sqlite_bulk_insert_against_raw_executemany(node_storage, tmp_path):
     """bulk_insert of 20,000 node rows reaches 30% of a raw executemany into a bare table (measured ~80-110%)."""
@@ -66,7 +69,7 @@ def test_sqlite_bulk_insert_against_raw_executemany(node_storage, tmp_path):
     assert ratio >= 0.3, f"bulk_insert reaches only {ratio:.0%} of raw executemany"
 
 
-@pytest.mark.slow
+@pytest.mark.perf
 @pytest.mark.postgres
 @pytest.mark.parametrize("node_storage", ["core.psql_dos"], indirect=True)
 def test_psql_bulk_insert_against_raw_copy(node_storage, pg_cluster):
@@ -95,7 +98,7 @@ class _RollBack(Exception):
     """Raised to undo a measured bulk load, so that every round loads into an empty table."""
 
 
-@pytest.mark.slow
+@pytest.mark.perf
 @pytest.mark.parametrize(
     "node_storage", ["core.sqlite_dos", pytest.param("core.psql_dos", marks=pytest.mark.postgres)], indirect=True
 )
@@ -103,7 +106,7 @@ def test_bulk_load_mode_against_the_ceiling(node_storage, request, tmp_path, mon
     """bulk_insert of 59,999 links into an empty table (bulk-load mode, indexes and keys rebuilt after) reaches
     20% of the raw ceiling (measured ~60-70% at full size)."""
     from provstore.storage import EntityTypes
-    from storage.bulk_load_support import spy_bulk_load
+    from support.bulk_load_support import spy_bulk_load
 
     bench = benchmark("storage")
     storage, user = node_storage
@@ -139,7 +142,7 @@ def test_bulk_load_mode_against_the_ceiling(node_storage, request, tmp_path, mon
     assert ratio >= 0.2, f"bulk_insert in bulk-load mode reaches only {ratio:.0%} of the raw ceiling"
 
 
-@pytest.mark.slow
+@pytest.mark.perf
 def test_cold_start_against_python(tmp_path):
     """``provstore --version`` and ``plugin list`` start within 6x ``python -c pass`` (measured ~2-4x)."""
     startup = benchmark("startup")
@@ -161,7 +164,7 @@ def test_cold_start_against_python(tmp_path):
         assert ratio <= 6, f"{' '.join(commands[name][1:])} takes {ratio:.1f}x python -c pass"
 
 
-@pytest.mark.slow
+@pytest.mark.perf
 def test_repository_batch_against_single_puts(tmp_path):
     """Writing 200 x 1 KiB objects in one batch is at least 5x faster than 200 single puts (measured ~30-60x).
 
@@ -209,7 +212,7 @@ def test_opening_a_storage_imports_only_what_it_needs(tmp_path):
     from provstore.testing.profiles import make_profile
 
     profile = make_profile("core.sqlite_dos", tmp_path)
-    profile.storage_cls.initialise(profile)
+    resolve_storage_class(profile).initialise(profile)
     code = (
         "import sys\n"
         "import provstore\n"

@@ -9,13 +9,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from provstore.config import Profile
+from provstore.plugins import resolve_storage_class
 from provstore_sql import models
 
 
 def reopen(profile: Profile) -> Any:
     """Open the profile's storage in this process from a fresh copy of the profile (as after a restart)."""
     fresh = Profile(profile.name, profile.dictionary)
-    return fresh.storage_cls(fresh)
+    return resolve_storage_class(fresh)(fresh)
 
 
 def labels(storage: Any) -> Counter[str]:
@@ -61,7 +62,7 @@ def folder_digest(folder: Path) -> dict[str, str]:
 
 def database_dump(profile: Profile) -> dict[str, list[str]]:
     """Return every row of every table of the profile's database, read through a new engine (sorted reprs)."""
-    engine = profile.storage_cls.dialect.create_engine(profile)
+    engine = resolve_storage_class(profile).dialect.create_engine(profile)
     try:
         with engine.connect() as connection:
             names = sa.inspect(connection).get_table_names()

@@ -17,6 +17,7 @@ from reliability.figures import record
 PRELUDE = """
 import json, os, sys, time
 from provstore.config import Profile
+from provstore.plugins import resolve_storage_class
 from provstore.storage import EntityTypes
 _data = json.loads(sys.argv[1])
 profile = Profile(_data.pop("name"), _data)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from provstore.config import Profile
+from provstore.plugins import resolve_storage_class
 from provstore.testing.profiles import make_profile
 
 from reliability.figures import FIGURES
@@ -32,14 +33,14 @@ def durable_profile(request: pytest.FixtureRequest, durable_backend: str, tmp_pa
     if durable_backend == "core.psql_dos":
         extra = request.getfixturevalue("pg_database")
     profile = make_profile(durable_backend, tmp_path, **extra)
-    profile.storage_cls.initialise(profile)
+    resolve_storage_class(profile).initialise(profile)
     return profile
 
 
 @pytest.fixture
 def open_storage(durable_profile: Profile) -> Iterator[Any]:
     """Yield a storage opened on ``durable_profile``; closed afterwards (if the test did not close it)."""
-    storage = durable_profile.storage_cls(durable_profile)
+    storage = resolve_storage_class(durable_profile)(durable_profile)
     yield storage
     storage.close()
 

@@ -28,7 +28,7 @@ OPERATIONS = 12
 WRITER = """
 import pathlib
 worker = sys.argv[3]
-storage = profile.storage_cls(profile)
+storage = resolve_storage_class(profile)(profile)
 pathlib.Path(MARKER + "." + worker).touch()  # open: holds the shared profile lock from here on
 go = pathlib.Path(MARKER + ".go")
 while not go.exists():
@@ -53,7 +53,7 @@ import pathlib
 import sqlalchemy as sa
 from provstore_sql import models
 
-storage = profile.storage_cls(profile)
+storage = resolve_storage_class(profile)(profile)
 node, link = models.DbNode.__table__, models.DbLink.__table__
 created = sa.select(sa.func.count()).where(link.c.output_id == node.c.id, link.c.type == "create").scalar_subquery()
 creates = sa.select(sa.func.count()).where(link.c.input_id == node.c.id, link.c.type == "create").scalar_subquery()

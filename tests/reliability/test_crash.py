@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from provstore.storage import EntityTypes
 from provstore_sql.migrator import SqlMigrator
-from storage.bulk_load_support import schema_snapshot
+from support.bulk_load_support import schema_snapshot
 
 from reliability.checks import assert_consistent, labels, referenced_keys, reopen
 from reliability.children import kill_at_marker, start_child
@@ -31,7 +31,7 @@ BULK_KILL_AFTER = 30_000
 BULK_CHILD = f"""
 import uuid
 EXCLUSIVE = globals().get("EXCLUSIVE", False)
-storage = profile.storage_cls(profile)
+storage = resolve_storage_class(profile)(profile)
 user = storage.default_user.pk
 
 def rows():
@@ -48,7 +48,7 @@ BULK_LOAD_CHILD = (
 from provstore_sql.bulk import load_mode
 
 EXCLUSIVE = True
-profile.storage_cls.dialect.bulk_load_threshold = 1000
+resolve_storage_class(profile).dialect.bulk_load_threshold = 1000
 _begin = load_mode.BulkLoad.begin.__func__
 
 
@@ -66,7 +66,7 @@ load_mode.BulkLoad.begin = classmethod(_recording_begin)
 """The bulk insert child with bulk-load mode from row 1,000 on: killed while the indexes are dropped."""
 
 FILES_CHILD = """
-storage = profile.storage_cls(profile)
+storage = resolve_storage_class(profile)(profile)
 with storage.transaction():
     for index in range(200):
         node = storage.nodes.create(node_type="data.core.folder.FolderData.", label="doomed")
@@ -91,7 +91,7 @@ def write_then_signal(self, *args, **kwargs):
     return result
 
 Container._write_data_to_packfile = write_then_signal
-storage = profile.storage_cls(profile)
+storage = resolve_storage_class(profile)(profile)
 storage.maintain(full=True)
 """
 
@@ -114,7 +114,7 @@ def should_compress(*args, **kwargs):  # called once per object copied into the 
     return original_should_compress(*args, **kwargs)
 
 module.Container.repack_pack, module.should_compress = repack_pack, should_compress
-storage = profile.storage_cls(profile)
+storage = resolve_storage_class(profile)(profile)
 storage.maintain(full=True)
 """
 

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from provstore.config import Config, Profile
 from provstore.config.config_file import CONFIG_FILENAME
 from provstore.exceptions import ConfigurationError, IntegrityError, ProvstoreError, ValidationError
+from provstore.plugins import resolve_storage_class
 from provstore.storage import EntityTypes
 from provstore.testing.profiles import make_profile
 
@@ -59,8 +60,8 @@ def graph(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     backend = request.param
     extra = request.getfixturevalue("pg_database") if backend == "core.psql_dos" else {}
     profile = make_profile(backend, tmp_path, **extra)
-    profile.storage_cls.initialise(profile)
-    storage = profile.storage_cls(profile)
+    resolve_storage_class(profile).initialise(profile)
+    storage = resolve_storage_class(profile)(profile)
     data = storage.nodes.create(node_type="data.core.Dict.", label="data", attributes={"a": 1})
     data.put_object_from_bytes(b"content", "dir/file.txt")
     data.store()
@@ -247,7 +248,7 @@ def _profile_entries(folder: Path) -> st.SearchStrategy[Any]:
 def _open_profile(name: Any, entry: Any) -> None:
     """Build and open the profile, as a command would; close it if it opened."""
     profile = Profile(name, entry)
-    storage = profile.storage_cls(profile)
+    storage = resolve_storage_class(profile)(profile)
     storage.close()
 
 

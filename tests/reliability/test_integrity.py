@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from provstore.config import Profile
 from provstore.exceptions import CorruptStorage, IncompatibleStorageSchema, UnreachableStorage
+from provstore.plugins import resolve_storage_class
 from provstore_sql.migrator import SqlMigrator
 
 from reliability.checks import database_dump, folder_digest, reopen
@@ -23,7 +24,7 @@ from reliability.figures import record
 
 
 def _set_version(profile: Profile, version: str) -> None:
-    engine = profile.storage_cls.dialect.create_engine(profile)
+    engine = resolve_storage_class(profile).dialect.create_engine(profile)
     with engine.begin() as connection:
         connection.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": version})
     engine.dispose()
@@ -41,7 +42,7 @@ def _other_repository(profile: Profile, monkeypatch: pytest.MonkeyPatch) -> None
     folder = Path(storage.get_repository().container.get_folder())
     storage.close()
     shutil.rmtree(folder)
-    profile.storage_cls.repository_for(profile).initialise()
+    resolve_storage_class(profile).repository_for(profile).initialise()
 
 
 def _delete_repository(profile: Profile, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,7 +53,7 @@ def _delete_repository(profile: Profile, monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def _database_file(profile: Profile) -> Path:
-    return profile.storage_cls.dialect.database_path(profile)
+    return resolve_storage_class(profile).dialect.database_path(profile)
 
 
 def _truncate(profile: Profile, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,6 +134,6 @@ def test_missing_postgres_database_is_unreachable(pg_database, tmp_path):
 
     profile = make_profile("core.psql_dos", tmp_path, **{**pg_database, "database_name": "no_such_database"})
     with pytest.raises(UnreachableStorage, match="no_such_database") as raised:
-        profile.storage_cls(profile)
+        resolve_storage_class(profile)(profile)
     assert "\n" not in str(raised.value)
     record("damaged stores refused")

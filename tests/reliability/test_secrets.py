@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 from provstore.config import Config, Profile
 from provstore.exceptions import ProvstoreError, UnreachableStorage
-from provstore.testing.postgres import PostgresCluster, PostgresClusterError
+from provstore.plugins import resolve_storage_class
+from provstore_psql_dos.testing import PostgresCluster, PostgresClusterError
 
 from reliability.figures import record
 
@@ -104,6 +105,7 @@ def assert_no_secret_in_reprs(*roots: Any) -> int:
     return checked
 
 
+@pytest.mark.slow
 def test_password_never_shown(password_server, isolated_config_dir, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     setup = cli(
@@ -156,7 +158,7 @@ def test_password_never_shown(password_server, isolated_config_dir, tmp_path, ca
 
     # the Python API, with SQLAlchemy echoing every statement into the captured log
     debug = Profile("debug", Config.load().get_profile("debug").dictionary)
-    storage = debug.storage_cls(debug)
+    storage = resolve_storage_class(debug)(debug)
     node = storage.nodes.create(node_type="data.core.Int.", attributes={"value": 1})
     node.put_object_from_bytes(b"x", "f.txt")
     node.store()
@@ -166,14 +168,14 @@ def test_password_never_shown(password_server, isolated_config_dir, tmp_path, ca
     info = storage.get_info(detailed=True)
     assert_no_secret(json.dumps(info, default=str), "get_info")
     storage.maintain()
-    assert_no_secret_in_reprs(storage, debug, debug.storage_cls.Configuration(**debug.storage_config))
+    assert_no_secret_in_reprs(storage, debug, resolve_storage_class(debug).Configuration(**debug.storage_config))
     storage.close()
 
     failures = []
     for name in ("wrong", "nowhere"):
         failing = Profile(name, Config.load().get_profile(name).dictionary)
         with pytest.raises(UnreachableStorage) as raised:
-            failing.storage_cls(failing)
+            resolve_storage_class(failing)(failing)
         failures.append(raised.value)
         assert_no_secret("".join(traceback.format_exception(raised.value)), f"the traceback of opening {name!r}")
         assert_no_secret(repr(raised.value.__cause__) + repr(raised.value.__context__), "a chained exception")
@@ -213,5 +215,5 @@ def test_secret_fields_are_masked_in_configuration_models(tmp_path):
     assert_no_secret(repr(config) + str(config) + config.model_dump_json(), "the configuration model")
     incomplete = Profile("x", {"storage": {"backend": "core.psql_dos", "config": {"database_password": SECRET}}})
     with pytest.raises(ProvstoreError) as raised:
-        incomplete.storage_cls(incomplete)
+        resolve_storage_class(incomplete)(incomplete)
     assert_no_secret(str(raised.value), "a configuration error")

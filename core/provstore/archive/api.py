@@ -14,14 +14,14 @@ import datetime
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
 import uuid
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-from provstore_sql.archive_storage import ArchiveStorage
 
 from provstore.archive.format import (
     DATABASE_MEMBER,
@@ -34,23 +34,72 @@ from provstore.archive.format import (
     zip_errors,
 )
 from provstore.archive.repository import ZipRepository
-from provstore.exceptions import CorruptStorage, ValidationError
+from provstore.config import Profile
+from provstore.exceptions import CorruptStorage, PluginNotFound, ValidationError
 from provstore.repository.abstract import CHUNK_SIZE
 from provstore.storage.abstract import StorageBackend
 from provstore.transfer import TransferReport, transfer_storage
 
-__all__ = ["create_archive", "import_archive", "inspect_archive", "open_archive"]
+__all__ = [
+    "AIIDA_ARCHIVE_BACKEND",
+    "ARCHIVE_BACKEND",
+    "ARCHIVE_FORMATS",
+    "create_archive",
+    "import_archive",
+    "inspect_archive",
+    "open_archive",
+]
+
+ARCHIVE_BACKEND = "core.sqlite_archive"
+"""Storage backend of an archive's database (plugin ``provstore-sqlite-dos``), given the zip as its repository."""
+
+
+ARCHIVE_FORMATS = ("provstore", "aiida")
+"""Formats :func:`create_archive` writes: provstore's own, and aiida-core 2.x's (``verdi archive import`` reads it)."""
+
+AIIDA_ARCHIVE_BACKEND = "core.aiida_archive"
+"""Storage backend (plugin ``provstore-aiida``) that reads aiida-core archives, which import and inspect accept."""
+
+AIIDA_EXPORT_VERSION = "main_0001"
+AIIDA_VERSION = "2.9.4"
+"""The aiida-core archive version written with ``format="aiida"``, and the aiida-core release it was checked with."""
+
+
+def _archive_profile(database: Path, label: str) -> tuple[Profile, type[StorageBackend]]:
+    """Return the profile of the archive database ``database`` and its storage class, resolved by name.
+
+    :raises PluginNotFound: the plugin providing :data:`ARCHIVE_BACKEND` is not installed (the message names it).
+    """
+    from provstore.plugins import resolve_storage_class
+
+    config = {"filepath": str(database)}
+    profile = Profile(f"archive {label}", {"storage": {"backend": ARCHIVE_BACKEND, "config": config}})
+    try:
+        return profile, resolve_storage_class(profile)
+    except PluginNotFound:
+        raise PluginNotFound(
+            f"archives need the storage backend {ARCHIVE_BACKEND}, which is not installed: "
+            "pip install 'provstore[sqlite]'"
+        ) from None
 
 
 def create_archive(
-    storage: StorageBackend, path: str | os.PathLike[str], *, batch_size: int = 1000, progress: bool = False
+    storage: StorageBackend,
+    path: str | os.PathLike[str],
+    *,
+    batch_size: int = 1000,
+    progress: bool = False,
+    format: str = "provstore",
 ) -> TransferReport:
     """Write everything ``storage`` holds into a new archive file at ``path`` and return the transfer report.
 
-    :raises ValidationError: ``path`` exists already.
-    """
-    from provstore_sql.migrator import SqlMigrator
+    ``format="aiida"`` writes an aiida-core 2.x archive (``export_version`` main_0001) that ``verdi archive
+    import`` reads: the same members, aiida-core's metadata, and a database without provstore's schema stamp.
 
+    :raises ValidationError: ``path`` exists already, or ``format`` is neither ``provstore`` nor ``aiida``.
+    """
+    if format not in ARCHIVE_FORMATS:
+        raise ValidationError(f"unknown archive format {format!r}; choose one of {', '.join(ARCHIVE_FORMATS)}")
     from provstore import __version__
 
     path = Path(path)
@@ -65,29 +114,125 @@ def create_archive(
             tempfile.TemporaryDirectory(prefix=".provstore-archive-", dir=path.parent) as folder,
             zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive,
         ):
-            database = Path(folder) / DATABASE_MEMBER
-            target = ArchiveStorage(database, ZipRepository(archive, archive_uuid), path.name, create=True)
+            profile, archive_cls = _archive_profile(Path(folder) / DATABASE_MEMBER, path.name)
+            repository = ZipRepository(archive, archive_uuid)
+            archive_cls.initialise(profile, repository=repository)
+            target = archive_cls(profile, repository)
             try:
                 report = transfer_storage(storage, target, batch_size=batch_size, progress=progress, atomic=True)
             finally:
                 target.close()
-            archive.write(database, DATABASE_MEMBER)
+            if format == "aiida":
+                _strip_provstore_stamp(Path(profile.storage_config["filepath"]))
+            archive.write(profile.storage_config["filepath"], DATABASE_MEMBER)
             metadata = {
                 "format": FORMAT_NAME,
                 "format_version": FORMAT_VERSION,
                 "provstore_version": __version__,
-                "schema_version": SqlMigrator.version_head(),
+                "schema_version": archive_cls.version_head(),
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
                 "source_profile": storage.profile.name,
                 "repository_uuid": archive_uuid,
                 "counts": {name: counts.source for name, counts in report.entities.items()},
                 "objects": report.objects.source,
             }
+            if format == "aiida":
+                metadata = _aiida_metadata(metadata)
             archive.writestr(METADATA_MEMBER, json.dumps(metadata, indent=2))
+        if format == "aiida":
+            _metadata_and_database_first(partial)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
     return report
+
+
+def _metadata_and_database_first(path: Path) -> None:
+    """Rewrite the zip at ``path`` with ``metadata.json`` and ``db.sqlite3`` as its first members.
+
+    aiida-core reads archives as a stream and requires both among the first records; objects are written
+    during the transfer, before the database is complete, so the members are copied once more in that order.
+    """
+    ordered = path.with_name(f"{path.name}.ordered")
+    try:
+        with zipfile.ZipFile(path) as source, zipfile.ZipFile(ordered, "w", allowZip64=True) as target:
+            infos = sorted(source.infolist(), key=lambda info: info.filename not in (METADATA_MEMBER, DATABASE_MEMBER))
+            for info in infos:
+                with source.open(info) as member, target.open(info, "w", force_zip64=info.file_size >= 2**31) as out:
+                    shutil.copyfileobj(member, out, CHUNK_SIZE)
+        os.replace(ordered, path)
+    finally:
+        ordered.unlink(missing_ok=True)
+
+
+def _strip_provstore_stamp(database: Path) -> None:
+    """Make an archive database aiida-core's: its tables are provstore's, without the schema stamp and settings."""
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        connection.execute("DROP TABLE IF EXISTS alembic_version")
+        connection.execute("DELETE FROM db_dbsetting")
+        connection.commit()
+
+
+def _aiida_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Return aiida-core's ``metadata.json`` for an archive whose provstore metadata is ``metadata``."""
+    return {
+        "export_version": AIIDA_EXPORT_VERSION,
+        "aiida_version": AIIDA_VERSION,
+        "key_format": "sha256",
+        "compression": 6,
+        "ctime": metadata["created"],
+        "creation_parameters": {
+            "written_by": f"provstore {metadata['provstore_version']}",
+            "source_profile": metadata["source_profile"],
+            "include_authinfos": True,
+            "include_comments": True,
+            "include_logs": True,
+        },
+    }
+
+
+def _peek_aiida_metadata(path: str | os.PathLike[str]) -> bool:
+    """Return whether ``path`` is a zip whose ``metadata.json`` is aiida-core's (it has ``export_version``).
+
+    Anything unreadable answers False: the checks of the provstore format then report it.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if archive.getinfo(METADATA_MEMBER).file_size > 1024 * 1024:
+                return False
+            metadata = json.loads(archive.read(METADATA_MEMBER))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, zlib.error, EOFError):
+        return False
+    return isinstance(metadata, dict) and "export_version" in metadata and "format" not in metadata
+
+
+@contextlib.contextmanager
+def _open_aiida_archive(path: str | os.PathLike[str], limits: ArchiveLimits) -> Iterator[StorageBackend]:
+    """Yield an aiida-core archive opened read-only by the storage backend :data:`AIIDA_ARCHIVE_BACKEND`.
+
+    :raises PluginNotFound: provstore-aiida is not installed (the message says so).
+    """
+    from provstore.plugins import get_plugin_manager
+
+    config = {
+        "filepath": str(Path(path).resolve()),
+        "max_total_size": limits.max_total_size,
+        "max_members": limits.max_members,
+        "max_ratio": limits.max_ratio,
+    }
+    profile = Profile(f"archive {Path(path).name}", {"storage": {"backend": AIIDA_ARCHIVE_BACKEND, "config": config}})
+    try:
+        storage_cls = get_plugin_manager().get_storage_backend(AIIDA_ARCHIVE_BACKEND)
+    except PluginNotFound:
+        raise PluginNotFound(
+            f"{Path(path).name} is an aiida-core archive: reading it needs the storage backend "
+            f"{AIIDA_ARCHIVE_BACKEND}, which is not installed: pip install provstore-aiida"
+        ) from None
+    storage = storage_cls(profile)
+    try:
+        yield storage
+    finally:
+        storage.close()
 
 
 @contextlib.contextmanager
@@ -111,12 +256,16 @@ def _open_zip(path: str | os.PathLike[str], limits: ArchiveLimits) -> Iterator[t
 
 
 @contextlib.contextmanager
-def open_archive(path: str | os.PathLike[str], limits: ArchiveLimits | None = None) -> Iterator[ArchiveStorage]:
+def open_archive(path: str | os.PathLike[str], limits: ArchiveLimits | None = None) -> Iterator[StorageBackend]:
     """Yield the archive at ``path`` as a read-only storage (its database extracted to a temporary folder).
 
     :raises ValidationError: a forbidden member name (zip-slip) or a limit exceeded (zip bomb).
     :raises CorruptStorage: not a zip file, truncated, or a damaged member.
     """
+    if _peek_aiida_metadata(path):
+        with _open_aiida_archive(path, limits or ArchiveLimits()) as storage:
+            yield storage
+        return
     with (
         _open_zip(path, limits or ArchiveLimits()) as (archive, metadata),
         tempfile.TemporaryDirectory(prefix="provstore-archive-") as folder,
@@ -124,7 +273,8 @@ def open_archive(path: str | os.PathLike[str], limits: ArchiveLimits | None = No
         database = Path(folder) / DATABASE_MEMBER
         with zip_errors(path), archive.open(DATABASE_MEMBER) as member, database.open("wb") as out:
             shutil.copyfileobj(member, out, CHUNK_SIZE)
-        storage = ArchiveStorage(database, ZipRepository(archive, str(metadata["repository_uuid"])), Path(path).name)
+        profile, archive_cls = _archive_profile(database, Path(path).name)
+        storage = archive_cls(profile, ZipRepository(archive, str(metadata["repository_uuid"])))
         try:
             yield storage
         finally:
@@ -132,7 +282,22 @@ def open_archive(path: str | os.PathLike[str], limits: ArchiveLimits | None = No
 
 
 def inspect_archive(path: str | os.PathLike[str], limits: ArchiveLimits | None = None) -> dict[str, Any]:
-    """Return the archive's metadata plus its file size and member count, after checking the whole zip."""
+    """Return the archive's metadata plus its file size and member count, after checking the whole zip.
+
+    For an aiida-core archive the metadata is aiida-core's, with ``format`` ``aiida-core`` and the ``counts``
+    read from its database.
+    """
+    if _peek_aiida_metadata(path):
+        with _open_aiida_archive(path, limits or ArchiveLimits()) as storage, zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            return {
+                "format": "aiida-core",
+                **storage.metadata,  # type: ignore[attr-defined]
+                "counts": storage.get_info()["entities"],
+                "file_size": Path(path).stat().st_size,
+                "members": len(infos),
+                "uncompressed_size": sum(info.file_size for info in infos),
+            }
     with _open_zip(path, limits or ArchiveLimits()) as (archive, metadata):
         infos = archive.infolist()
         return {

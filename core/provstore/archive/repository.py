@@ -88,7 +88,7 @@ class ZipRepository(AbstractRepositoryBackend):
         """Refuse: an archive's objects cannot be erased."""
         raise ValidationError("the objects of an archive cannot be erased")
 
-    def _put_object_from_filelike(self, handle: BinaryIO) -> str:
+    def write_object_stream(self, handle: BinaryIO) -> str:
         """Add the content as member ``repo/<sha256>`` (once per content) and return the sha256."""
         with tempfile.SpooledTemporaryFile(max_size=CHUNK_SIZE) as spool:
             key, size = hash_stream(handle, spool.write)

@@ -56,14 +56,24 @@ def archive() -> None:
 @archive.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(min=1), help="Rows per batch.")
+@click.option(
+    "--format",
+    "archive_format",
+    type=click.Choice(["provstore", "aiida"]),
+    default="provstore",
+    show_default=True,
+    help="provstore's archive, or an aiida-core 2.x .aiida archive (for `verdi archive import`).",
+)
 @click.pass_obj
-def create(state, file: str, batch_size: int) -> None:
+def create(state, file: str, batch_size: int, archive_format: str) -> None:
     """Write every row, setting and file of the profile's storage to the new archive FILE."""
     from provstore import open_storage
     from provstore.archive import create_archive
 
     with open_storage(state.load_profile()) as storage:
-        report = create_archive(storage, file, batch_size=batch_size, progress=sys.stderr.isatty())
+        report = create_archive(
+            storage, file, batch_size=batch_size, progress=sys.stderr.isatty(), format=archive_format
+        )
     click.echo(f"Created archive {file}: {report.entities['nodes'].source} nodes, {report.objects.source} objects.")
 
 
@@ -72,7 +82,7 @@ def create(state, file: str, batch_size: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_limit_options
 def inspect(file: str, as_json: bool, max_size: int, max_members: int, max_ratio: float) -> None:
-    """Check the archive FILE and show its metadata (format, versions, counts, creation time)."""
+    """Check the archive FILE (provstore's or aiida-core's) and show its metadata (format, versions, counts, time)."""
     from provstore.archive import inspect_archive
 
     data = inspect_archive(file, _limits(max_size, max_members, max_ratio))
@@ -88,7 +98,7 @@ def inspect(file: str, as_json: bool, max_size: int, max_members: int, max_ratio
 @_limit_options
 @click.pass_obj
 def import_(state, file: str, batch_size: int, max_size: int, max_members: int, max_ratio: float) -> None:
-    """Import the archive FILE into the profile's storage; rows whose uuid it already has are skipped.
+    """Import the archive FILE (provstore's or aiida-core's .aiida) into the profile's storage, skipping known uuids.
 
     The storage is initialised first if needed. All rows are written in one transaction: a failure imports none of them.
     """

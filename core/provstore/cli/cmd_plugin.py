@@ -103,14 +103,24 @@ def _detail(row: Any) -> dict[str, Any]:
     if row.group == "storage":
         detail["cli_exposed"] = bool(cls.cli_exposed)
         detail["default_repository_backend"] = cls.default_repository_backend
+        detail["can_delete_storage"] = bool(cls.can_delete_storage)
+        detail["setup_options"] = sorted(cls.SetupOptions.model_fields) if cls.SetupOptions is not None else []
     return detail
 
 
 def _echo_detail(detail: dict[str, Any]) -> None:
-    labels = {"default_repository_backend": "repository", "cli_exposed": "cli exposed"}
+    labels = {
+        "default_repository_backend": "repository",
+        "cli_exposed": "cli exposed",
+        "can_delete_storage": "can delete",
+        "setup_options": "setup",
+    }
     for key in ("name", "group", "status", "description", "target", "distribution", "version", *labels):
         if key in detail:
-            value = detail[key] if detail[key] is not None else "-"
+            value = detail[key]
+            if isinstance(value, list):
+                value = ", ".join(value)
+            value = "-" if value is None or value == "" else value
             click.echo(f"{labels.get(key, key) + ':':<14}{value}")
     if "configuration" in detail:
         click.echo("configuration:")

@@ -13,6 +13,7 @@ from provstore.exceptions import ConfigurationError, PluginError, PluginLoadErro
 
 if TYPE_CHECKING:
     from provstore.config import Config, Profile
+    from provstore.storage import StorageBackend
 
 __all__ = ["create_profile", "mask_secrets", "profile"]
 
@@ -32,21 +33,20 @@ def create_profile(profile_obj: Profile, *, set_default: bool, setup_options: An
     """Prepare and initialise the storage of a new profile, then save it in the configuration file.
 
     Runs under the configuration's edit lock. The storage is initialised before the profile is
-    saved, so a failure leaves no profile pointing at a storage that does not work. A backend may
-    define the optional classmethod ``setup_storage(profile, options)`` (options: an instance of
-    its ``SetupOptions`` model) to create what the storage needs first, e.g. a database role.
+    saved, so a failure leaves no profile pointing at a storage that does not work. The backend's
+    :meth:`~provstore.storage.StorageBackend.setup_storage` (options: an instance of its ``SetupOptions``
+    model, or None) first creates what the storage needs, e.g. a database role.
 
     :raises ConfigurationError: a profile of that name exists already.
     """
     from provstore.config import Config
+    from provstore.plugins import resolve_storage_class
 
     with Config.edit() as config:
         if profile_obj.name in config.profile_names:
             raise ConfigurationError(f"profile {profile_obj.name!r} already exists; choose another name")
-        storage_cls = profile_obj.storage_cls
-        setup_storage = getattr(storage_cls, "setup_storage", None)
-        if setup_storage is not None:
-            setup_storage(profile_obj, setup_options)
+        storage_cls = resolve_storage_class(profile_obj)
+        storage_cls.setup_storage(profile_obj, setup_options)
         storage_cls.initialise(profile_obj)
         config.add_profile(profile_obj)
         if set_default:
@@ -86,11 +86,11 @@ class _SetupGroup(click.Group):
         return _setup_command(cmd_name, storage_cls, description)
 
 
-def _setup_command(backend: str, storage_cls: type, description: str) -> click.Command:
+def _setup_command(backend: str, storage_cls: type[StorageBackend], description: str) -> click.Command:
     from provstore.cli.config_options import collect_values, field_options, stdin_is_tty
 
     config_options = field_options(storage_cls.Configuration, _CONFIG_PREFIX)
-    setup_model = getattr(storage_cls, "SetupOptions", None)
+    setup_model = storage_cls.SetupOptions
     setup_options = field_options(setup_model, _SETUP_PREFIX) if setup_model is not None else []
 
     def callback(profile_name: str | None, set_default: bool, email: str | None, **params: Any) -> None:
@@ -228,10 +228,11 @@ def set_default(name: str) -> None:
 def delete_profile(name: str, force: bool, keep_data: bool) -> None:
     """Delete profile NAME and, unless --keep-data, its storage's data.
 
-    A backend that cannot delete its data (it has no ``delete_storage`` class method) leaves it in
-    place, and the command says so.
+    A backend that cannot delete its data (its ``can_delete_storage`` is False) leaves it in place,
+    and the command says so.
     """
     from provstore.config import Config
+    from provstore.plugins import resolve_storage_class
 
     selected = Config.load().get_profile(name)
     what = f"profile {name!r}" + ("" if keep_data else " and ALL its data")
@@ -243,14 +244,13 @@ def delete_profile(name: str, force: bool, keep_data: bool) -> None:
         click.confirm(f"Delete {what}?", abort=True)
     if not keep_data:
         try:
-            storage_cls = selected.storage_cls
+            storage_cls = resolve_storage_class(selected)
         except PluginError as exc:
             raise PluginError(f"{exc}; use --keep-data to delete only the profile") from None
-        delete_storage = getattr(storage_cls, "delete_storage", None)
-        if delete_storage is None:
-            click.echo(f"Backend {selected.storage_backend!r} cannot delete its data; it was left in place.")
+        if storage_cls.can_delete_storage:
+            storage_cls.delete_storage(selected)
         else:
-            delete_storage(selected)
+            click.echo(f"Backend {selected.storage_backend!r} cannot delete its data; it was left in place.")
     with Config.edit() as config:
         config.remove_profile(name)
     click.echo(f"Deleted profile {name!r}.")

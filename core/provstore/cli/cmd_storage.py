@@ -42,8 +42,10 @@ def info(state: CliState, detailed: bool, as_json: bool) -> None:
 @click.pass_obj
 def version(state: CliState) -> None:
     """Show the schema version of the storage and the version this code expects."""
+    from provstore.plugins import resolve_storage_class
+
     selected = state.load_profile()
-    storage_cls = selected.storage_cls
+    storage_cls = resolve_storage_class(selected)
     head, current = storage_cls.version_head(), storage_cls.version_profile(selected)
     click.echo(f"code schema version:    {head}")
     click.echo(f"storage schema version: {current if current is not None else 'not initialised'}")
@@ -55,8 +57,10 @@ def version(state: CliState) -> None:
 @click.pass_obj
 def migrate(state: CliState) -> None:
     """Migrate the storage's schema to the version of this code."""
+    from provstore.plugins import resolve_storage_class
+
     selected = state.load_profile()
-    storage_cls = selected.storage_cls
+    storage_cls = resolve_storage_class(selected)
     before = storage_cls.version_profile(selected)
     storage_cls.migrate(selected)
     after = storage_cls.version_profile(selected)

@@ -17,8 +17,9 @@ __all__ = ["open_target", "transfer"]
 def open_target(profile: Profile) -> StorageBackend:
     """Open the storage of ``profile`` to write into it, initialising it first if it does not exist yet."""
     from provstore import open_storage
+    from provstore.plugins import resolve_storage_class
 
-    storage_cls = profile.storage_cls
+    storage_cls = resolve_storage_class(profile)
     if storage_cls.version_profile(profile) is None:
         storage_cls.initialise(profile)
         click.echo(f"Initialised the storage of profile {profile.name!r}.", err=True)

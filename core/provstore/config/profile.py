@@ -1,14 +1,14 @@
-"""A profile: a named choice of storage backend (and repository backend) with their settings."""
+"""A profile: a named choice of storage backend (and repository backend) with their settings.
+
+A profile is data only: resolving its backend names to classes is :mod:`provstore.plugins`' job.
+"""
 
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from provstore.exceptions import ConfigurationError
-
-if TYPE_CHECKING:
-    from provstore.storage import StorageBackend
 
 __all__ = ["Profile"]
 
@@ -60,23 +60,13 @@ class Profile:
         return self._attributes["storage"]["config"]
 
     @property
-    def storage_cls(self) -> type[StorageBackend]:
-        """Return the storage backend class, importing it now if needed.
-
-        :raises PluginNotFound: no installed plugin provides the backend.
-        :raises PluginLoadError: the backend class cannot be imported (for example a missing dependency).
-        """
-        from provstore.plugins import get_plugin_manager
-
-        return get_plugin_manager().get_storage_backend(self.storage_backend)
-
-    @property
     def repository_backend(self) -> str | None:
-        """Return the repository backend name: the profile's choice, else the storage backend's default."""
+        """Return the name of the repository backend the profile names, or None (its storage's default applies).
+
+        Which class that is, and the storage's default, are resolved by :mod:`provstore.plugins`.
+        """
         repository = self._attributes.get("repository")
-        if repository is not None:
-            return repository["backend"]
-        return self.storage_cls.default_repository_backend
+        return None if repository is None else repository["backend"]
 
     @property
     def repository_config(self) -> dict[str, Any]:

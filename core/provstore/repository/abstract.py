@@ -3,6 +3,15 @@
 The backend keeps no hierarchy: mapping keys onto virtual file paths is the storage's job
 (``repository_metadata`` of a node). Concrete helpers that can be written once in terms of the
 abstract primitives live here, and stream in chunks so that objects of any size are never held in memory.
+
+What an implementation provides, in one place (``docs/api-reference.md`` tells the same with examples):
+
+- **must**: a ``Configuration`` model whose fields are the constructor's keyword arguments; ``uuid``,
+  ``key_format``, ``initialise``, ``is_initialised``, ``erase``, :meth:`~AbstractRepositoryBackend.write_object_stream`,
+  ``has_objects``, ``list_objects``, ``iter_object_streams``, ``delete_objects``, ``get_info``, ``maintain``.
+- **may** (correct defaults written on the primitives): ``put_objects_from_filelikes`` (a faster batch
+  write), ``open``, ``get_object_content``, ``get_object_hash`` (a stored hash instead of reading the
+  content), ``close`` (release handles; the default holds nothing).
 """
 
 from __future__ import annotations
@@ -48,7 +57,8 @@ class AbstractRepositoryBackend(ABC):
     """A flat store of binary objects addressed by string keys that the backend generates."""
 
     Configuration: ClassVar[type[pydantic.BaseModel]]
-    """Pydantic model of the backend's configuration; its fields are the keyword arguments of the constructor."""
+    """Pydantic model of the backend's configuration (a profile's ``repository.config``); its fields are the
+    keyword arguments of the constructor, which must not touch the store (:meth:`initialise` creates it)."""
 
     @classmethod
     def from_config(cls: type[BackendT], config: Mapping[str, Any]) -> BackendT:
@@ -109,11 +119,17 @@ class AbstractRepositoryBackend(ABC):
         """
         if not self.is_readable_byte_stream(handle):
             raise TypeError(f"handle {handle!r} is not a readable byte stream")
-        return self._put_object_from_filelike(handle)
+        return self.write_object_stream(handle)
 
     @abstractmethod
-    def _put_object_from_filelike(self, handle: BinaryIO) -> str:
-        """Store the bytes of an already checked byte stream, reading it in chunks; return the key."""
+    def write_object_stream(self, handle: BinaryIO) -> str:
+        """Store the bytes read from ``handle`` as a new object and return its key (in :attr:`key_format`).
+
+        The primitive behind :meth:`put_object_from_filelike` and the default
+        :meth:`put_objects_from_filelikes`, which check ``handle`` first: call those, not this. Read the
+        stream in chunks of :data:`CHUNK_SIZE` (never the whole object at once), and leave nothing behind
+        when the write fails.
+        """
 
     def put_object_from_file(self, filepath: str | os.PathLike[str]) -> str:
         """Store the content of the file at ``filepath`` and return the new object's key."""
@@ -130,7 +146,7 @@ class AbstractRepositoryBackend(ABC):
         for handle in handles:
             if not self.is_readable_byte_stream(handle):
                 raise TypeError(f"handle {handle!r} is not a readable byte stream")
-        return [self._put_object_from_filelike(handle) for handle in handles]
+        return [self.write_object_stream(handle) for handle in handles]
 
     # ----------------------------------------------------------------------------- reading
     @abstractmethod

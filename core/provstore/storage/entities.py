@@ -5,10 +5,13 @@ A storage backend exposes one :class:`EntityCollection` per entity kind (``backe
 fields can be changed freely; ``entity.store()`` writes it (atomically, inside or outside
 ``backend.transaction()``). Changing a field of a stored entity writes it immediately.
 
-Implementations provide the primitives ``_get_field``/``_set_field`` (which validate and
-persist) and, for nodes, links and group membership; the behaviour written once here on top
-of them (JSON attributes and extras, the virtual files of a node, sealing) is the same on
-every backend.
+What an implementation provides (the abstract members below): for every entity ``pk``,
+``is_stored``, ``store()`` and the field primitives :meth:`Entity.load_field` /
+:meth:`Entity.save_field` (which validate and persist), optionally :attr:`Entity.deleted_pk`; for
+nodes the links (``add_incoming``, ``get_incoming``, ``get_outgoing``) and :meth:`Node.get_repository`;
+for groups their membership; and one :class:`EntityCollection` per kind. The behaviour written
+once here on top of them (JSON attributes and extras, the virtual files of a node, sealing) is the
+same on every backend.
 
 Decisions, documented once:
 
@@ -171,7 +174,7 @@ class LinkTriple(NamedTuple):
 
 
 class Field(Generic[T]):
-    """A stored field of an entity, read and written through the entity's ``_get_field``/``_set_field``.
+    """A stored field of an entity, read and written through :meth:`Entity.load_field` and :meth:`Entity.save_field`.
 
     Dict and list values are returned as deep copies: changing them changes nothing stored.
     """
@@ -193,13 +196,13 @@ class Field(Generic[T]):
     def __get__(self, instance: Entity | None, owner: type) -> Field[T] | T:
         if instance is None:
             return self
-        value = instance._get_field(self.name)
+        value = instance.load_field(self.name)
         return copy.deepcopy(value) if isinstance(value, dict | list) else value
 
     def __set__(self, instance: Entity, value: T) -> None:
         if not self.mutable_when_stored and instance.is_stored:
             raise IntegrityError(f"the {self.name} of a stored {instance.ENTITY_NAME} cannot be changed")
-        instance._set_field(self.name, value)
+        instance.save_field(self.name, value)
 
 
 class Entity(ABC):
@@ -225,10 +228,12 @@ class Entity(ABC):
         :raises IntegrityError: a uniqueness or reference constraint is violated; nothing is written.
         """
 
-    def _deleted_pk(self) -> int | None:
+    @property
+    def deleted_pk(self) -> int | None:
         """Return the primary key the entity had if it was deleted from the storage, else None.
 
-        Backends that can tell a deleted entity from an unstored one override this (the default cannot).
+        Backends that can tell a deleted entity from an unstored one override this, so that writes to a
+        deleted entity fail with :class:`~provstore.exceptions.NotExistent` (the default cannot tell).
         """
         return None
 
@@ -237,24 +242,35 @@ class Entity(ABC):
 
         A deleted entity is not stored (``pk`` is None); storing or changing it would only look like it worked.
         """
-        pk = self._deleted_pk()
+        pk = self.deleted_pk
         if pk is not None:
             raise NotExistent(
                 f"{self.ENTITY_NAME} {pk} was deleted from the storage; create a new {self.ENTITY_NAME} instead"
             )
 
     @abstractmethod
-    def _get_field(self, name: str) -> Any:
-        """Return the value of a field without copying it (callers must not mutate it)."""
+    def load_field(self, name: str) -> Any:
+        """Return the value of the field ``name`` without copying it (callers must not mutate it).
+
+        The primitive behind every field read (:class:`Field` and the JSON helpers copy what they hand out);
+        reference fields (``user``, ``computer``, ``node``) return the entity, or None.
+
+        :raises NotExistent: the entity was deleted from the storage meanwhile.
+        """
 
     @abstractmethod
-    def _set_field(self, name: str, value: Any) -> None:
-        """Validate a field value and set it, writing it at once if the entity is stored.
+    def save_field(self, name: str, value: Any) -> None:
+        """Validate a value of the field ``name`` and set it, writing it at once (atomically) if the entity is stored.
 
-        JSON fields must be validated with :func:`provstore.storage.json_values.clean_json_dict`.
+        The primitive behind every field write. JSON fields must be validated with
+        :func:`provstore.storage.json_values.clean_json_dict`, ``repository_metadata`` with
+        :func:`provstore.storage.virtual_files.validate_repository_metadata`; a stored node's or comment's
+        ``mtime`` is set to now on every other change. Refuse writes to a deleted entity with
+        ``self._check_not_deleted()``.
 
-        :raises ValidationError: the value is invalid; nothing is changed.
+        :raises ValidationError: unknown field or invalid value; nothing is changed.
         :raises IntegrityError: the write violates a constraint; nothing is changed.
+        :raises NotExistent: the entity was deleted from the storage.
         """
 
     def __eq__(self, other: object) -> bool:
@@ -268,12 +284,12 @@ class Entity(ABC):
     def __repr__(self) -> str:
         if self.is_stored:
             return f"<{type(self).__name__} pk={self.pk}>"
-        deleted = self._deleted_pk()
+        deleted = self.deleted_pk
         return f"<{type(self).__name__} {'unstored' if deleted is None else f'pk={deleted} deleted'}>"
 
     # -- per-key access to JSON dict fields (attributes and extras), shared by nodes and groups
     def _json_get(self, field: str, key: str, default: Any) -> Any:
-        values = self._get_field(field)
+        values = self.load_field(field)
         if key in values:
             return copy.deepcopy(values[key])
         if default is _MISSING:
@@ -283,15 +299,15 @@ class Entity(ABC):
     def _json_set_many(self, field: str, values: Mapping[str, Any]) -> None:
         if not isinstance(values, Mapping):
             raise ValidationError(f"{field} must be given as a dict, got {type(values).__name__}")
-        self._set_field(field, {**self._get_field(field), **values})
+        self.save_field(field, {**self.load_field(field), **values})
 
     def _json_delete_many(self, field: str, keys: Iterable[str]) -> None:
-        current = self._get_field(field)
+        current = self.load_field(field)
         keys = list(keys)
         missing = [key for key in keys if key not in current]
         if missing:
             raise NotExistent(f"{self!r} has no {field[:-1]} {', '.join(map(repr, missing))}")
-        self._set_field(field, {key: value for key, value in current.items() if key not in keys})
+        self.save_field(field, {key: value for key, value in current.items() if key not in keys})
 
 
 class EntityCollection(ABC, Generic[E]):
@@ -384,7 +400,7 @@ class _HasExtras(Entity):
     @property
     def extras(self) -> dict[str, Any]:
         """Return a deep copy of all extras."""
-        return copy.deepcopy(self._get_field("extras"))
+        return copy.deepcopy(self.load_field("extras"))
 
     def get_extra(self, key: str, default: Any = _MISSING) -> Any:
         """Return (a copy of) an extra, or ``default``; raise NotExistent if missing and no default."""
@@ -400,7 +416,7 @@ class _HasExtras(Entity):
 
     def reset_extras(self, values: Mapping[str, Any]) -> None:
         """Replace all extras by ``values``."""
-        self._set_field("extras", dict(values) if isinstance(values, Mapping) else values)
+        self.save_field("extras", dict(values) if isinstance(values, Mapping) else values)
 
     def delete_extra(self, key: str) -> None:
         """Delete one extra; raise NotExistent if missing."""
@@ -412,15 +428,15 @@ class _HasExtras(Entity):
 
     def clear_extras(self) -> None:
         """Delete all extras."""
-        self._set_field("extras", {})
+        self.save_field("extras", {})
 
     def extras_items(self) -> Iterator[tuple[str, Any]]:
         """Iterate over (key, copy of value) of all extras."""
-        return ((key, copy.deepcopy(value)) for key, value in list(self._get_field("extras").items()))
+        return ((key, copy.deepcopy(value)) for key, value in list(self.load_field("extras").items()))
 
     def extras_keys(self) -> list[str]:
         """Return the keys of all extras."""
-        return list(self._get_field("extras"))
+        return list(self.load_field("extras"))
 
 
 class Group(_HasExtras):
@@ -472,13 +488,13 @@ class Node(_HasExtras):
     @property
     def kind(self) -> NodeKind | None:
         """Return the node's kind (data, calculation, workflow), or None for other node types."""
-        return NodeKind.of(self._get_field("node_type"))
+        return NodeKind.of(self.load_field("node_type"))
 
     # ------------------------------------------------------------------------- sealing
     @property
     def is_sealed(self) -> bool:
         """Return whether the process node is sealed (its attributes and files are final)."""
-        return self._get_field("attributes").get("sealed") is True
+        return self.load_field("attributes").get("sealed") is True
 
     def seal(self) -> None:
         """Make the attributes and files of a stored process node immutable (no-op when sealed).
@@ -489,7 +505,7 @@ class Node(_HasExtras):
         if not self.is_stored or self.kind not in (NodeKind.CALCULATION, NodeKind.WORKFLOW):
             raise ValidationError(f"only stored process nodes can be sealed, not {self!r} of type {self.node_type!r}")
         if not self.is_sealed:
-            self._set_field("attributes", {**self._get_field("attributes"), "sealed": True})
+            self.save_field("attributes", {**self.load_field("attributes"), "sealed": True})
 
     def _check_content_mutable(self) -> None:
         self._check_not_deleted()  # before a file reaches the repository for a node that is gone
@@ -504,7 +520,7 @@ class Node(_HasExtras):
     @property
     def attributes(self) -> dict[str, Any]:
         """Return a deep copy of all attributes."""
-        return copy.deepcopy(self._get_field("attributes"))
+        return copy.deepcopy(self.load_field("attributes"))
 
     def get_attribute(self, key: str, default: Any = _MISSING) -> Any:
         """Return (a copy of) an attribute, or ``default``; raise NotExistent if missing and no default."""
@@ -522,7 +538,7 @@ class Node(_HasExtras):
     def reset_attributes(self, values: Mapping[str, Any]) -> None:
         """Replace all attributes by ``values``."""
         self._check_content_mutable()
-        self._set_field("attributes", dict(values) if isinstance(values, Mapping) else values)
+        self.save_field("attributes", dict(values) if isinstance(values, Mapping) else values)
 
     def delete_attribute(self, key: str) -> None:
         """Delete one attribute; raise NotExistent if missing."""
@@ -536,15 +552,15 @@ class Node(_HasExtras):
     def clear_attributes(self) -> None:
         """Delete all attributes."""
         self._check_content_mutable()
-        self._set_field("attributes", {})
+        self.save_field("attributes", {})
 
     def attributes_items(self) -> Iterator[tuple[str, Any]]:
         """Iterate over (key, copy of value) of all attributes."""
-        return ((key, copy.deepcopy(value)) for key, value in list(self._get_field("attributes").items()))
+        return ((key, copy.deepcopy(value)) for key, value in list(self.load_field("attributes").items()))
 
     def attributes_keys(self) -> list[str]:
         """Return the keys of all attributes."""
-        return list(self._get_field("attributes"))
+        return list(self.load_field("attributes"))
 
     # ---------------------------------------------------------------------------- links
     @abstractmethod
@@ -565,13 +581,13 @@ class Node(_HasExtras):
 
     # ---------------------------------------------------------------------------- files
     @abstractmethod
-    def _repository(self) -> AbstractRepositoryBackend:
-        """Return the repository holding this node's file contents."""
+    def get_repository(self) -> AbstractRepositoryBackend:
+        """Return the repository holding this node's file contents (its storage's :meth:`get_repository`)."""
 
     @property
     def repository_metadata(self) -> dict[str, Any]:
         """Return a copy of the virtual file tree (see :mod:`provstore.storage.virtual_files`)."""
-        return copy.deepcopy(self._get_field("repository_metadata"))
+        return copy.deepcopy(self.load_field("repository_metadata"))
 
     def put_object_from_filelike(self, handle: BinaryIO, path: str | pathlib.PurePath) -> None:
         """Store the bytes of ``handle`` as the file ``path`` (replacing a file already there).
@@ -585,10 +601,10 @@ class Node(_HasExtras):
         """
         parts = virtual_files.validate_path(path)
         self._check_content_mutable()
-        tree = self._get_field("repository_metadata")
+        tree = self.load_field("repository_metadata")
         virtual_files.check_can_put_file(tree, parts)
-        key = self._repository().put_object_from_filelike(handle)
-        self._set_field("repository_metadata", virtual_files.with_file(tree, parts, key))
+        key = self.get_repository().put_object_from_filelike(handle)
+        self.save_field("repository_metadata", virtual_files.with_file(tree, parts, key))
 
     def put_object_from_file(self, filepath: str | os.PathLike[str], path: str | pathlib.PurePath) -> None:
         """Store the content of the local file ``filepath`` as the file ``path``."""
@@ -603,7 +619,7 @@ class Node(_HasExtras):
 
     def _file_key(self, path: str | pathlib.PurePath) -> str:
         parts = virtual_files.validate_path(path)
-        entry = virtual_files.get_entry(self._get_field("repository_metadata"), parts)
+        entry = virtual_files.get_entry(self.load_field("repository_metadata"), parts)
         if "k" not in entry:
             raise IsADirectoryError(f"'{'/'.join(parts)}' is a directory")
         return entry["k"]
@@ -614,17 +630,17 @@ class Node(_HasExtras):
 
         :raises FileNotFoundError: no such file. :raises IsADirectoryError: ``path`` is a directory.
         """
-        with self._repository().open(self._file_key(path)) as handle:
+        with self.get_repository().open(self._file_key(path)) as handle:
             yield handle
 
     def get_object_content(self, path: str | pathlib.PurePath) -> bytes:
         """Return the whole content of the file ``path`` (for small files; else use :meth:`open`)."""
-        return self._repository().get_object_content(self._file_key(path))
+        return self.get_repository().get_object_content(self._file_key(path))
 
     def list_object_names(self, path: str | pathlib.PurePath | None = None) -> list[str]:
         """Return the sorted names in the directory ``path`` (the root when None)."""
         parts = () if path is None else virtual_files.validate_path(path)
-        _, dirnames, filenames = next(virtual_files.walk(self._get_field("repository_metadata"), parts))
+        _, dirnames, filenames = next(virtual_files.walk(self.load_field("repository_metadata"), parts))
         return sorted(dirnames + filenames)
 
     def walk(
@@ -643,8 +659,8 @@ class Node(_HasExtras):
         """
         parts = virtual_files.validate_path(path)
         self._check_content_mutable()
-        tree = virtual_files.without_entry(self._get_field("repository_metadata"), parts)
-        self._set_field("repository_metadata", tree)
+        tree = virtual_files.without_entry(self.load_field("repository_metadata"), parts)
+        self.save_field("repository_metadata", tree)
 
 
 class Comment(Entity):

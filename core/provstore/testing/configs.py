@@ -65,7 +65,13 @@ def _backend_class(group: str, backend: str) -> type:
 
 def storage_class(profile: Profile) -> type[StorageBackend]:
     """Return the storage backend class a profile names (through the plugin registry, as ``open_storage`` does)."""
-    return _backend_class("storage", profile.storage_backend)
+    from provstore.exceptions import PluginError
+    from provstore.plugins import resolve_storage_class
+
+    try:
+        return resolve_storage_class(profile)
+    except PluginError as exc:
+        pytest.fail(f"cannot test storage backend {profile.storage_backend!r}: {exc}", pytrace=False)
 
 
 def default_storage_profile(backend: str, folder: Path) -> dict[str, Any]:

@@ -15,8 +15,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from provstore_sql.migrator import REPOSITORY_UUID_KEY
-
 from provstore.exceptions import CorruptStorage, IntegrityError, NotExistent, ValidationError
 from provstore.storage.abstract import StorageBackend
 from provstore.transfer.objects import ObjectCopier
@@ -148,21 +146,9 @@ def _verify_counts(target: StorageBackend, reports: dict[str, EntityReport], bef
 
 
 def _source_settings(storage: StorageBackend) -> Iterator[tuple[str, Any, str]]:
-    """Yield ``(key, value, description)`` of the settings that belong to the data (not the store's identity).
-
-    Settings are neither an entity collection nor a query entity, so they are read from the SQL session.
-    """
-    from provstore_sql.models import DbSetting
-    from sqlalchemy import select
-
-    session = storage.get_session()  # type: ignore[attr-defined]
-    began = not session.in_transaction()
-    statement = select(DbSetting.key, DbSetting.val, DbSetting.description).order_by(DbSetting.id)
-    rows = session.execute(statement).all()
-    if began:  # end the read transaction this opened, as the query API does
-        session.commit()
-    for key, value, description in rows:
-        if key != REPOSITORY_UUID_KEY and not key.startswith("transfer|"):
+    """Yield ``(key, value, description)`` of the settings that belong to the data (not earlier transfers' markers)."""
+    for key, value, description in storage.iter_global_variables():
+        if not key.startswith("transfer|"):
             yield key, value, description
 
 

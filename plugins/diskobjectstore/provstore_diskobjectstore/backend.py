@@ -1,14 +1,17 @@
 """The ``core.diskobjectstore`` repository: a disk-objectstore container addressed by sha256 keys.
 
 Single writes become loose files (safe from many processes at once, see :mod:`.loose`); the batch API
-writes straight into packs. Every operation uses the container as a context manager so its SQLite
-sessions are closed when it ends: an open session would keep reading an old snapshot of the pack index
-and hold the file open. Writers to packs (batch writes, packing) are serialised between processes with
-an advisory lock on the container folder, because disk-objectstore allows only one pack writer at a time.
+writes straight into packs. A container of the format pinned in :mod:`.layout` is read (:mod:`.reader`),
+counted and maintained (:mod:`.packer`) directly from its files and its pack index; disk-objectstore's API
+serves batch writes, deletions, listing, repacking a pack with waste, and every container of another format.
+Where disk-objectstore is used, the container is a context manager so its SQLite sessions are closed when
+the operation ends: an open session would keep reading an old snapshot of the pack index. Writers to packs
+(batch writes, packing) are serialised between processes with an advisory lock on the container folder,
+because disk-objectstore allows only one pack writer at a time.
 
 Importing disk-objectstore costs ~60 ms (it loads SQLAlchemy's ORM for its pack index), so it is imported
-only in :func:`_disk_objectstore`, when the first object is read, written, listed or maintained. Opening a
-storage needs only the container's identity, read here from the container's ``config.json``.
+only in :func:`_disk_objectstore`, when it is first needed: opening a storage, reading objects and counting
+them need only the container's ``config.json`` and its files.
 """
 
 from __future__ import annotations
@@ -33,7 +36,11 @@ from provstore.exceptions import ConfigurationError, CorruptStorage, Unreachable
 from provstore.repository.abstract import AbstractRepositoryBackend, validate_key
 from pydantic import BaseModel, ConfigDict, Field
 
+from provstore_diskobjectstore import packer
+from provstore_diskobjectstore.layout import Layout, read_layout
 from provstore_diskobjectstore.loose import write_loose_object
+from provstore_diskobjectstore.progress import Progress
+from provstore_diskobjectstore.reader import ContainerReader
 
 if TYPE_CHECKING:
     from disk_objectstore import Container
@@ -92,6 +99,8 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         self._loose_prefix_len = loose_prefix_len
         self._compression = compression
         self._container: Container | None = None  # created on first use: see _disk_objectstore
+        self._reader: ContainerReader | None = None  # prepared on first read: see _prepare_reader
+        self._direct: bool | None = None  # whether the container's format is one read directly (layout.py)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} folder={str(self._filepath)!r} uuid={self.uuid!r}>"
@@ -129,9 +138,8 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
             )
         return config
 
-    @contextlib.contextmanager
-    def _open(self) -> Iterator[Container]:
-        """Yield the container and close its sessions afterwards; an uninitialised container is a clear error.
+    def _checked_config(self) -> dict[str, Any]:
+        """Return the configuration of an initialised sha256 container, else raise a clear error.
 
         (disk-objectstore itself raises ``FileNotFoundError`` for a missing index: mistakable for a missing object.)
         """
@@ -142,8 +150,30 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
             raise ConfigurationError(
                 f"the container at {self._filepath} uses {config.get('hash_type')} keys; provstore needs {HASH_TYPE}"
             )
+        return config
+
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[Container]:
+        """Yield the disk-objectstore container and close its sessions afterwards."""
+        self._checked_config()
         with self.container as container:
             yield container
+
+    def _prepare_reader(self) -> ContainerReader | None:
+        """Return the direct reader of this container, prepared once; None if its format is not a pinned one.
+
+        The configuration is read and the index checked once per open repository (until :meth:`close`).
+        """
+        if self._direct is None:
+            layout = read_layout(self._filepath, self._checked_config())
+            self._reader = ContainerReader(layout) if layout is not None else None
+            self._direct = layout is not None
+        return self._reader
+
+    def _layout(self) -> Layout | None:
+        """Return the layout of a container of a pinned format (None: maintain it with disk-objectstore)."""
+        reader = self._prepare_reader()
+        return reader.layout if reader is not None else None
 
     @contextlib.contextmanager
     def _pack_writer_lock(self) -> Iterator[None]:
@@ -262,15 +292,21 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         self._container = None  # drop the cached configuration of the erased container
 
     def close(self) -> None:
-        """Close the container's database sessions (if it was ever used)."""
+        """Close the container's database sessions and index connections (if it was ever used)."""
         if self._container is not None:
             self._container.close()
+        if self._reader is not None:
+            self._reader.close()
+        self._reader, self._direct = None, None
 
     # ----------------------------------------------------------------------------- writing
-    def _put_object_from_filelike(self, handle: BinaryIO) -> str:
+    def write_object_stream(self, handle: BinaryIO) -> str:
         """Stream ``handle`` into a new loose object (hashed while written, fsynced) and return its sha256."""
-        with self._open() as container:
-            return write_loose_object(container, handle)
+        layout = self._layout()
+        if layout is None:
+            with self._open() as container:
+                return write_loose_object(container.get_folder(), container.loose_prefix_len, handle)
+        return write_loose_object(layout.folder, layout.loose_prefix_len, handle)
 
     def put_objects_from_filelikes(self, handles: Iterable[BinaryIO]) -> list[str]:
         """Write many objects straight into packs (one fsync and one index commit per pack); keys are sha256.
@@ -289,17 +325,22 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
     # ----------------------------------------------------------------------------- reading
     def _partition_keys(self, keys: list[str]) -> list[str]:
         """Validate ``keys`` and return those that can name an object (sha256 hex digests)."""
-        return [key for key in keys if _SHA256_KEY.fullmatch(validate_key(key))]
+        match = _SHA256_KEY.fullmatch
+        return [key for key in keys if (type(key) is str and match(key)) or match(validate_key(key))]
 
     def has_objects(self, keys: list[str]) -> list[bool]:
         """Return, for each key in order, whether the container has that object (loose or packed)."""
         candidates = self._partition_keys(keys)
         if not candidates:
             return [False] * len(keys)
-        with self._open() as container:
-            existing = {
-                key for key, exists in zip(candidates, container.has_objects(candidates), strict=True) if exists
-            }
+        reader = self._prepare_reader()
+        if reader is not None:
+            existing = reader.exists(candidates)
+        else:
+            with self._open() as container:
+                existing = {
+                    key for key, exists in zip(candidates, container.has_objects(candidates), strict=True) if exists
+                }
         return [key in existing for key in keys]
 
     def list_objects(self) -> Iterable[str]:
@@ -307,8 +348,42 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         with self._open() as container:
             yield from container.list_all_objects()
 
+    def _valid_key(self, key: str) -> str:
+        """Return ``key`` if it can name an object; raise ``ValidationError`` for an unsafe key, else not found."""
+        if type(key) is str and _SHA256_KEY.fullmatch(key):
+            return key
+        validate_key(key)
+        raise FileNotFoundError(f"object with key `{key}` does not exist")
+
+    def open(self, key: str) -> BinaryIO:  # type: ignore[override]
+        """Return a read-only stream of the object (a context manager): the loose file if any, else from its pack.
+
+        Compressed packed objects are decompressed as they are read.
+
+        :raises FileNotFoundError: if the object does not exist.
+        """
+        key = self._valid_key(key)
+        reader = self._reader if self._direct else self._prepare_reader()
+        if reader is None:
+            return super().open(key)  # type: ignore[return-value]
+        return reader.open(key)
+
+    def get_object_content(self, key: str) -> bytes:
+        """Return the whole content of an object (only for objects known to be small).
+
+        :raises FileNotFoundError: if the object does not exist.
+        """
+        key = self._valid_key(key)
+        reader = self._reader if self._direct else self._prepare_reader()
+        if reader is None:
+            return super().get_object_content(key)
+        return reader.content(key)
+
     def iter_object_streams(self, keys: list[str]) -> Iterator[tuple[str, BinaryIO]]:
-        """Yield ``(key, stream)`` in storage order (pack by pack, by offset), fastest for many objects.
+        """Yield ``(key, stream)`` in storage order (pack by pack, by offset, then loose), fastest for many objects.
+
+        Read each stream before advancing: small packed objects are served from memory, read together with
+        their neighbours; large ones stream from the pack file.
 
         :raises FileNotFoundError: for a key that does not exist (after the existing ones were yielded).
         """
@@ -316,6 +391,10 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         if len(candidates) != len(keys):
             invalid = [key for key in keys if not _SHA256_KEY.fullmatch(key)]
             raise FileNotFoundError(f"objects do not exist: {', '.join(invalid)}")
+        reader = self._prepare_reader()
+        if reader is not None:
+            yield from reader.iter_streams(candidates)
+            return
         with (
             self._open() as container,
             container.get_objects_stream_and_meta(candidates, skip_if_missing=False) as triplets,
@@ -343,38 +422,43 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
     # ------------------------------------------------------------------------ maintenance
     def get_info(self, detailed: bool = False, **kwargs: Any) -> dict[str, Any]:
         """Return configuration and object counts; ``detailed`` adds sizes on disk and pack statistics."""
-        with self._open() as container:
-            info: dict[str, Any] = {
-                "backend": "core.diskobjectstore",
-                "folder": str(self._filepath),
-                "uuid": container.container_id,
-                "hash_type": container.hash_type,
-                "compression": self._compression,
-                "compression_algorithm": container.compression_algorithm,
-                "pack_size_target": container.pack_size_target,
-                "loose_prefix_len": container.loose_prefix_len,
+        config = self._checked_config()
+        layout = self._layout()
+        with contextlib.ExitStack() as stack:
+            if layout is not None:
+                counts, sizes = packer.count_objects(layout), packer.total_size(layout) if detailed else None
+            else:
+                container = stack.enter_context(self._open())
+                counts, sizes = container.count_objects(), container.get_total_size() if detailed else None
+        info: dict[str, Any] = {
+            "backend": "core.diskobjectstore",
+            "folder": str(self._filepath),
+            "uuid": config["container_id"],
+            "hash_type": config["hash_type"],
+            "compression": self._compression,
+            "compression_algorithm": config.get("compression_algorithm"),
+            "pack_size_target": config.get("pack_size_target"),
+            "loose_prefix_len": config.get("loose_prefix_len"),
+            "objects": {"loose": counts.loose, "packed": counts.packed},
+            "packs": counts.pack_files,
+        }
+        if sizes is not None:
+            info["size_bytes"] = {
+                "loose": sizes.total_size_loose,
+                "packed": sizes.total_size_packed,
+                "packed_on_disk": sizes.total_size_packed_on_disk,
+                "packfiles_on_disk": sizes.total_size_packfiles_on_disk,
+                "pack_index_on_disk": sizes.total_size_packindexes_on_disk,
             }
-            counts = container.count_objects()
-            info["objects"] = {"loose": counts.loose, "packed": counts.packed}
-            info["packs"] = counts.pack_files
-            if detailed:
-                sizes = container.get_total_size()
-                info["size_bytes"] = {
-                    "loose": sizes.total_size_loose,
-                    "packed": sizes.total_size_packed,
-                    "packed_on_disk": sizes.total_size_packed_on_disk,
-                    "packfiles_on_disk": sizes.total_size_packfiles_on_disk,
-                    "pack_index_on_disk": sizes.total_size_packindexes_on_disk,
-                }
-                info["pack_statistics"] = {
-                    "pack_files": counts.pack_files,
-                    "unreferenced_bytes": sizes.total_size_packfiles_on_disk - sizes.total_size_packed_on_disk,
-                    "compression_ratio": (
-                        round(sizes.total_size_packed_on_disk / sizes.total_size_packed, 4)
-                        if sizes.total_size_packed
-                        else None
-                    ),
-                }
+            info["pack_statistics"] = {
+                "pack_files": counts.pack_files,
+                "unreferenced_bytes": sizes.total_size_packfiles_on_disk - sizes.total_size_packed_on_disk,
+                "compression_ratio": (
+                    round(sizes.total_size_packed_on_disk / sizes.total_size_packed, 4)
+                    if sizes.total_size_packed
+                    else None
+                ),
+            }
         return info
 
     def maintain(
@@ -386,13 +470,16 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         clean_storage: bool | None = None,
         do_vacuum: bool | None = None,
         compress: bool | None = None,
+        progress: bool | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
         """Pack loose objects and, when nobody uses the repository (``live=False``), repack, clean and vacuum.
 
         ``None`` means the default: packing always; repack, clean-up and vacuum only when not live.
         ``compress`` (default: the configured ``compression``) compresses what gets packed when it pays off.
-        Returns ``{"dry_run", "live", "operations": {name: details with "done"}, "skipped": {name: reason}}``.
+        ``progress`` draws a bar with counts on stderr (default: when stderr is a terminal).
+        Returns ``{"dry_run", "live", "operations": {name: details with "done"}, "skipped": {name: reason}}``;
+        a step with nothing to do is reported under ``skipped``.
 
         :raises ValidationError: if an operation unsafe while live is explicitly requested with ``live=True``.
         """
@@ -415,11 +502,82 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         compress = self._compression if compress is None else compress
         if do_vacuum and not clean_storage:
             skipped["vacuum"] = "runs only together with clean_storage"
+        steps = {"pack_loose": pack_loose, "repack": do_repack, "clean_storage": clean_storage}
+        options = {"dry_run": dry_run, "compress": compress, "vacuum": do_vacuum, "progress": progress}
+        with self._pack_writer_lock():
+            layout = self._layout()
+            self.close()  # no index connection of this process stays open while pack files and the index change
+            maintain = self._maintain_directly if layout is not None else self._maintain_with_disk_objectstore
+            operations = maintain(layout, steps, skipped, **options)  # type: ignore[arg-type]
+        for details in operations.values():
+            details["done"] = not dry_run
+        return {"dry_run": dry_run, "live": live, "operations": operations, "skipped": skipped}
 
+    def _maintain_directly(
+        self,
+        layout: Layout,
+        steps: dict[str, bool],
+        skipped: dict[str, str],
+        *,
+        dry_run: bool,
+        compress: bool,
+        vacuum: bool,
+        progress: bool | None,
+    ) -> dict[str, dict[str, Any]]:
+        """Run the maintenance ``steps`` on a container of a pinned format (see :mod:`.packer`)."""
         operations: dict[str, dict[str, Any]] = {}
-        with self._pack_writer_lock(), self._open() as container:
+        if steps["pack_loose"]:
+            keys, already_packed = packer.loose_to_pack(layout)
+            if not keys:
+                skipped["pack_loose"] = "nothing to pack" + (
+                    f" ({already_packed:,} loose copies of packed objects wait for full maintenance)"
+                    if already_packed and not steps["clean_storage"]
+                    else ""
+                )
+            elif dry_run:
+                size = sum(os.stat(layout.loose_path(key)).st_size for key in keys)
+                operations["pack_loose"] = {"objects": len(keys), "bytes": size, "compress": compress}
+            else:
+                objects, size = packer.pack_loose(layout, keys, compress=compress, progress=progress)
+                operations["pack_loose"] = {"objects": objects, "bytes": size, "compress": compress}
+        if steps["repack"]:
+            waste = packer.wasted_bytes(layout)
+            if not waste:
+                skipped["repack"] = "nothing to reclaim"
+            else:
+                operations["repack"] = {"packs": len(waste), "reclaimable_bytes": sum(waste.values())}
+                if not dry_run:
+                    with self._open() as container, Progress("repacking", len(waste), enabled=progress) as bar:
+                        for pack_id in waste:
+                            container.repack_pack(str(pack_id))
+                            bar.advance()
+        if steps["clean_storage"]:
+            operations["clean_storage"] = {"vacuum": vacuum}
+            if not dry_run:
+                if any(not name.startswith(".") for name in os.listdir(layout.folder / "duplicates")):
+                    with self._open() as container:  # rare: copies of racing writers, checked by disk-objectstore
+                        container.clean_storage(vacuum=False)
+                packer.clean_loose_copies(layout, progress=progress)
+                if vacuum:
+                    packer.vacuum(layout)
+        return operations
+
+    def _maintain_with_disk_objectstore(
+        self,
+        layout: None,
+        steps: dict[str, bool],
+        skipped: dict[str, str],
+        *,
+        dry_run: bool,
+        compress: bool,
+        vacuum: bool,
+        progress: bool | None,
+    ) -> dict[str, dict[str, Any]]:
+        """Run the maintenance ``steps`` through disk-objectstore's API (a container of a format not pinned here)."""
+        operations: dict[str, dict[str, Any]] = {}
+        with self._open() as container:
             counts, sizes = container.count_objects(), container.get_total_size()
-            if pack_loose:
+            if steps["pack_loose"]:
                 operations["pack_loose"] = {
                     "objects": counts.loose,
                     "bytes": sizes.total_size_loose,
@@ -428,15 +586,13 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
                 if not dry_run:
                     modes = _disk_objectstore().CompressMode
                     container.pack_all_loose(compress=modes.AUTO if compress else modes.NO)
-            if do_repack:
+            if steps["repack"]:
                 unreferenced = sizes.total_size_packfiles_on_disk - sizes.total_size_packed_on_disk
                 operations["repack"] = {"packs": counts.pack_files, "reclaimable_bytes": unreferenced}
                 if not dry_run:
                     container.repack()
-            if clean_storage:
-                operations["clean_storage"] = {"vacuum": do_vacuum}
+            if steps["clean_storage"]:
+                operations["clean_storage"] = {"vacuum": vacuum}
                 if not dry_run:
-                    container.clean_storage(vacuum=do_vacuum)
-        for details in operations.values():
-            details["done"] = not dry_run
-        return {"dry_run": dry_run, "live": live, "operations": operations, "skipped": skipped}
+                    container.clean_storage(vacuum=vacuum)
+        return operations

@@ -15,12 +15,9 @@ import hashlib
 import os
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from provstore.repository.abstract import CHUNK_SIZE
-
-if TYPE_CHECKING:
-    from disk_objectstore import Container
 
 __all__ = ["write_loose_object"]
 
@@ -45,16 +42,14 @@ def _start_writeback(descriptor: int, offset: int, length: int) -> None:
             os.posix_fadvise(descriptor, offset, length, os.POSIX_FADV_DONTNEED)
 
 
-def write_loose_object(container: Container, handle: BinaryIO) -> str:
-    """Stream ``handle`` into a new loose object of the (sha256) ``container`` and return its key.
+def write_loose_object(folder: Path, prefix_length: int, handle: BinaryIO) -> str:
+    """Stream ``handle`` into a new loose object of the (sha256) container in ``folder`` and return its key.
 
     The content is hashed while it is written, in chunks, so each byte is read, hashed and written once,
     and each chunk's write-back starts while the next one is hashed.
     The complete, fsynced file is renamed into place atomically; if another process stored the same content
     at the same moment, the rename replaces an identical file, so readers always see a whole object.
     """
-    folder = container.get_folder()
-    prefix_length = container.loose_prefix_len
     temporary = folder / "sandbox" / uuid.uuid4().hex
     digest = hashlib.sha256()
     try:

@@ -511,7 +511,7 @@ class S3RepositoryBackend(AbstractRepositoryBackend):
             self._s3 = None
 
     # ----------------------------------------------------------------------------- writing
-    def _put_object_from_filelike(self, handle: BinaryIO) -> str:
+    def write_object_stream(self, handle: BinaryIO) -> str:
         """Stream ``handle`` into the bucket (see the module docstring for how) and return its sha256 key."""
         start = _start_position(handle)
         digest = hashlib.sha256()
@@ -657,7 +657,7 @@ class S3RepositoryBackend(AbstractRepositoryBackend):
         for handle in handles:
             if not self.is_readable_byte_stream(handle):
                 raise TypeError(f"handle {handle!r} is not a readable byte stream")
-        return list(self._bounded_map(self._put_object_from_filelike, handles))
+        return list(self._bounded_map(self.write_object_stream, handles))
 
     # ----------------------------------------------------------------------------- reading
     def has_objects(self, keys: list[str]) -> list[bool]:

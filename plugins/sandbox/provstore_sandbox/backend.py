@@ -115,7 +115,7 @@ class SandboxRepositoryBackend(AbstractRepositoryBackend):
         return self._folder / "objects" / key if self._folder is not None else None
 
     # ----------------------------------------------------------------------------- writing
-    def _put_object_from_filelike(self, handle: BinaryIO) -> str:
+    def write_object_stream(self, handle: BinaryIO) -> str:
         """Stream ``handle`` into a temporary file (hashing on the way for sha256 keys), then rename it into place."""
         folder = self._ensure_folder()
         digest = hashlib.sha256() if self._key_format == "sha256" else None

@@ -19,7 +19,7 @@ import datetime
 import os
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from provstore.exceptions import ClosedStorage, ConfigurationError, NotExistent
 from provstore.storage.abstract import StorageBackend
@@ -31,7 +31,7 @@ from provstore_sql import tables
 from provstore_sql.bulk.writer import BulkWriter, translated_errors
 from provstore_sql.dialect import SqlDialect
 from provstore_sql.maintenance import StorageMaintenance
-from provstore_sql.migrator import SqlMigrator
+from provstore_sql.migrator import REPOSITORY_UUID_KEY, SqlMigrator
 from provstore_sql.schema import SchemaManager
 from provstore_sql.sessions import SessionManager
 
@@ -117,6 +117,8 @@ class SqlStorageBackend(StorageBackend):
         ``repository`` is the profile's repository (None: :meth:`repository_for`).
         """
         return cls.schema(profile).initialise(repository or cls.repository_for(profile), reset=reset)
+
+    can_delete_storage: ClassVar[bool] = True
 
     @classmethod
     def delete_storage(cls, profile: Profile, *, repository: AbstractRepositoryBackend | None = None) -> None:
@@ -419,6 +421,18 @@ class SqlStorageBackend(StorageBackend):
                 if description is not None:
                     setting.description = description
                 setting.time = datetime.datetime.now(datetime.timezone.utc)
+
+    def iter_global_variables(self) -> Iterator[tuple[str, Any, str]]:
+        """Yield ``(key, value, description)`` of each global variable but the repository's uuid, by age."""
+        setting = tables.settings
+        statement = (
+            select(setting.c.key, setting.c.val, setting.c.description)
+            .where(setting.c.key != REPOSITORY_UUID_KEY)
+            .order_by(setting.c.id)
+        )
+        with self.connection() as connection:
+            rows = connection.execute(statement).all()
+        yield from ((key, value, description) for key, value, description in rows)
 
     # ---------------------------------------------------------------------- information
     def get_info(self, detailed: bool = False) -> dict[str, Any]:

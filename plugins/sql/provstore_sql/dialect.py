@@ -71,6 +71,10 @@ class SqlDialect(ABC):
         """Make the schema usable when a storage opens (default: check version and repository, modify nothing)."""
         migrator.validate(repository.uuid)
 
+    def schema_version(self, migrator: SqlMigrator) -> str | None:
+        """Return the schema version that ``get_info`` reports (default: the provstore revision of the database)."""
+        return migrator.version()
+
     def destroy_database(self, profile: Profile) -> None:
         """Remove the existing database (``initialise(reset=True)``, ``delete_storage``); default: drop every table."""
         from provstore_sql.migrator import SqlMigrator

@@ -62,7 +62,7 @@ class StorageMaintenance:
                 entities["link_types"] = dict(
                     connection.execute(select(link.c.type, func.count()).group_by(link.c.type)).all()
                 )
-            schema_version = SqlMigrator(connection, self.profile.name).version()
+            schema_version = self.dialect.schema_version(SqlMigrator(connection, self.profile.name))
         return {
             "backend": backend_name,
             "schema_version": schema_version,

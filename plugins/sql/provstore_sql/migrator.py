@@ -29,6 +29,7 @@ from sqlalchemy import exc as sa_exc
 
 from provstore_sql import tables
 from provstore_sql.engine import BEGIN_MODE_OPTION
+from provstore_sql.foreign import DJANGO_TABLE, aiida_store_message, is_aiida_revision
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -126,10 +127,15 @@ class SqlMigrator:
     def version(self) -> str | None:
         """Return the database's schema revision, or None if it holds no provstore tables.
 
+        Reads only, so that a store of another system is named before anything is written to it.
+
+        :raises IncompatibleStorageSchema: the database is an aiida-core store (one line saying how to bring it in).
         :raises CorruptStorage: provstore tables exist but no schema version.
         """
         found = set(sa.inspect(self.connection).get_table_names())
         if VERSION_TABLE not in found:
+            if DJANGO_TABLE in found:
+                raise IncompatibleStorageSchema(self._aiida_message("django_* (aiida-core 1.x)"))
             if found & set(tables.metadata.tables):
                 raise CorruptStorage(
                     f"the database of profile {self.profile_name!r} holds provstore tables but no schema version"
@@ -140,7 +146,13 @@ class SqlMigrator:
             raise CorruptStorage(
                 f"the database of profile {self.profile_name!r} records several schema versions: {', '.join(versions)}"
             )
+        if versions and is_aiida_revision(versions[0]):
+            raise IncompatibleStorageSchema(self._aiida_message(versions[0]))
         return versions[0] if versions else None
+
+    def _aiida_message(self, version: str) -> str:
+        backend = "core.aiida_psql_dos" if self.connection.dialect.name == "postgresql" else "core.aiida_sqlite_dos"
+        return aiida_store_message(self.profile_name, version, backend)
 
     def validate(self, repository_uuid: str | None) -> None:
         """Check that the schema is at head and the repository is the one the storage was made with.

@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from provstore.exceptions import StorageMigrationError
+from provstore.exceptions import IncompatibleStorageSchema, StorageError, StorageMigrationError
 
 from provstore_sql.migrator import SqlMigrator
 
@@ -58,6 +58,13 @@ class SchemaManager:
 
         With ``reset=True`` the database and repository are emptied first (needs exclusive use of the profile).
         """
+        try:
+            self.version()  # recognise the schema before the lock writes anything: never reset an aiida-core store
+        except IncompatibleStorageSchema:
+            raise
+        except StorageError:
+            if not reset:  # a damaged store may be reset
+                raise
         lock = self.dialect.profile_lock(self.profile)
         try:
             with lock.exclusive():
@@ -98,6 +105,7 @@ class SchemaManager:
                 f"the storage of profile {self.profile.name!r} is not initialised: nothing to migrate "
                 "(create it with `provstore profile setup` or `provstore presto`)"
             )
+        self.version()  # recognise the schema (e.g. an aiida-core store) before the lock writes anything
         lock = self.dialect.profile_lock(self.profile)
         try:
             with lock.exclusive(), self.migrator() as migrator:

@@ -18,6 +18,7 @@ from provstore.exceptions import UnreachableStorage
 from provstore_sql.backend import SqlStorageBackend
 from provstore_sql.dialect import SqliteDialect
 from provstore_sql.engine import JSON_ENGINE_KWARGS, configure_sqlite_engine
+from provstore_sql.foreign import refuse_aiida_sqlite_file
 from provstore_sql.locking import FileProfileLock, ProfileLock
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, create_engine
@@ -26,6 +27,7 @@ from sqlalchemy.pool import QueuePool
 
 if TYPE_CHECKING:
     from provstore.repository import AbstractRepositoryBackend
+    from provstore_sql.migrator import SqlMigrator
 
 __all__ = ["SqliteDosDialect", "SqliteDosStorage"]
 
@@ -61,8 +63,10 @@ class SqliteDosDialect(SqliteDialect):
             return sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
 
         engine = create_engine("sqlite://", creator=connect, poolclass=QueuePool, **JSON_ENGINE_KWARGS)
+        # WAL (a lasting property of the file) is set when the file is created (create=True, only from initialise,
+        # after the schema was recognised), else by open_schema once the schema is known: never on a foreign store
         pragmas = {
-            "journal_mode": "WAL",
+            **({"journal_mode": "WAL"} if create else {}),
             "synchronous": "NORMAL",  # durable at checkpoints; WAL keeps the file consistent on a crash
             "foreign_keys": "ON",
             # 64 MiB page cache (allocated as used): big inserts update nine node indexes without
@@ -75,6 +79,12 @@ class SqliteDosDialect(SqliteDialect):
     def storage_exists(self, profile: Profile) -> bool:
         """Return whether the database file exists."""
         return self.database_path(profile).is_file()
+
+    def open_schema(self, migrator: SqlMigrator, repository: AbstractRepositoryBackend) -> None:
+        """Validate the schema (modifying nothing), then put the file in WAL mode (once; it stays so)."""
+        super().open_schema(migrator, repository)
+        if migrator.connection.exec_driver_sql("PRAGMA journal_mode").scalar() != "wal":
+            migrator.connection.exec_driver_sql("PRAGMA journal_mode=WAL")
 
     def profile_lock(self, profile: Profile) -> ProfileLock:
         """Lock with ``flock`` on a file beside the database."""
@@ -176,6 +186,7 @@ class SqliteDosStorage(SqlStorageBackend):
                 f"profile {profile.name!r}: no database at {path}; initialise the storage first "
                 "(`provstore profile setup core.sqlite_dos` or `provstore presto`)"
             )
+        refuse_aiida_sqlite_file(path, profile.name)  # before the lock file and journal mode are written
         super().__init__(profile, repository)
 
     def __str__(self) -> str:

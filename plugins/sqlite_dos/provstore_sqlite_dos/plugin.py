@@ -7,7 +7,7 @@ from provstore.hookspecs import BackendSpec, hookimpl
 
 @hookimpl
 def provstore_storage_backends() -> list[BackendSpec]:
-    """Register ``core.sqlite_dos``."""
+    """Register ``core.sqlite_dos`` and ``core.sqlite_archive`` (the database of an archive file)."""
     return [
         BackendSpec(
             name="core.sqlite_dos",
@@ -18,5 +18,11 @@ def provstore_storage_backends() -> list[BackendSpec]:
                 "provstore_diskobjectstore": "provstore-diskobjectstore",
                 "disk_objectstore": "disk-objectstore",
             },
-        )
+        ),
+        BackendSpec(
+            name="core.sqlite_archive",
+            target="provstore_sqlite_dos.archive:SqliteArchiveStorage",
+            description="The SQLite database inside a provstore archive file (used by `provstore archive`).",
+            requires={"sqlalchemy": "sqlalchemy"},
+        ),
     ]

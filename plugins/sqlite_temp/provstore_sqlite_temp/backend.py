@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from provstore.config import Profile
+from provstore.repository import AbstractRepositoryBackend
 from provstore_sql.backend import SqlStorageBackend
 from provstore_sql.dialect import SqliteDialect
 from provstore_sql.engine import JSON_ENGINE_KWARGS, configure_sqlite_engine

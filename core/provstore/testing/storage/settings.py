@@ -51,3 +51,15 @@ class GlobalVariableTests(StorageTests):
         for index, key in enumerate(["a", "A", "a.b", "a b", "ü"]):
             provstore_storage.set_global_variable(key, index)
         assert [provstore_storage.get_global_variable(key) for key in ["a", "A", "a.b", "a b", "ü"]] == [0, 1, 2, 3, 4]
+
+    def test_iter_global_variables_lists_the_data_variables_in_order(self, provstore_storage: StorageBackend) -> None:
+        """What a transfer copies: every variable set, oldest first, with its latest value and description."""
+        storage = provstore_storage
+        before = [key for key, _, _ in storage.iter_global_variables()]
+        storage.set_global_variable("first", {"a": [1]}, description="the first")
+        storage.set_global_variable("second", "two")
+        storage.set_global_variable("first", 1)  # a new value keeps the place and the description
+        listed = [item for item in storage.iter_global_variables() if item[0] not in before]
+        assert listed == [("first", 1, "the first"), ("second", "two", "")]
+        if self.has_repository and storage.get_repository().uuid is not None:
+            assert storage.get_repository().uuid not in [value for _, value, _ in storage.iter_global_variables()]

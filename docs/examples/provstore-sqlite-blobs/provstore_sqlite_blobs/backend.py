@@ -161,7 +161,7 @@ class SqliteBlobRepositoryBackend(AbstractRepositoryBackend):
             Path(f"{self._filepath}{suffix}").unlink(missing_ok=True)
 
     # -------------------------------------------------------------------------------------------- writing
-    def _put_object_from_filelike(self, handle: BinaryIO) -> str:
+    def write_object_stream(self, handle: BinaryIO) -> str:
         """Stream ``handle`` into chunk rows under a temporary key, then rename them to the content hash."""
         digest = hashlib.sha256()
         partial = f"partial-{uuid.uuid4().hex}"

@@ -120,7 +120,8 @@ class SqlEntity(Entity):
         identity = sa.inspect(self._model).identity
         return identity[0] if identity else None
 
-    def _deleted_pk(self) -> int | None:
+    @property
+    def deleted_pk(self) -> int | None:
         """Return the former primary key if the session knows the row as deleted (``collection.delete``, ...)."""
         return self._model_pk() if sa.inspect(self._model).was_deleted else None
 
@@ -135,7 +136,7 @@ class SqlEntity(Entity):
                 session.add(self._model)
         return self
 
-    def _get_field(self, name: str) -> Any:
+    def load_field(self, name: str) -> Any:
         try:
             value = getattr(self._model, self.FIELDS[name])
         except sqlalchemy.orm.exc.ObjectDeletedError:  # an expired object whose row is gone
@@ -148,7 +149,7 @@ class SqlEntity(Entity):
             return None if model is None else reference(self._backend, model)
         return value
 
-    def _set_field(self, name: str, value: Any) -> None:
+    def save_field(self, name: str, value: Any) -> None:
         self._check_not_deleted()
         value = self._validate(name, value)
         attribute = self.FIELDS[name]
@@ -254,7 +255,7 @@ class SqlCollection(EntityCollection[E], Generic[E]):
             raise ValidationError(f"a {self.ENTITY.ENTITY_NAME} needs the field(s) {', '.join(missing)}")
         entity = self.ENTITY._new(self._backend)
         for name, value in fields.items():
-            entity._set_field(name, value)
+            entity.save_field(name, value)
         return entity  # type: ignore[return-value]
 
     def get(self, pk: int | None = None, *, uuid: str | None = None, **fields: Any) -> E:

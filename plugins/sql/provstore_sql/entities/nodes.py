@@ -48,8 +48,8 @@ class SqlNode(SqlEntity, Node):
     REQUIRED = ("node_type",)
     TOUCH_FIELD = "mtime"
 
-    def _get_field(self, name: str) -> Any:
-        value = super()._get_field(name)
+    def load_field(self, name: str) -> Any:
+        value = super().load_field(name)
         if value is None and name in ("attributes", "extras"):  # nullable columns (rows from bulk_insert)
             return {}
         return value
@@ -60,7 +60,7 @@ class SqlNode(SqlEntity, Node):
             raise ValidationError("node_type must not be empty")
         return value
 
-    def _repository(self) -> AbstractRepositoryBackend:
+    def get_repository(self) -> AbstractRepositoryBackend:
         return self._backend.get_repository()
 
     def add_incoming(self, source: Node, link_type: LinkType | str, link_label: str) -> None:

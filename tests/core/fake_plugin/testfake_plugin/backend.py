@@ -39,16 +39,19 @@ class FakeStorage(StorageBackend):
     def _state(profile: Any) -> Path:
         return Path(profile.storage_config["folder"]) / "state.json"
 
+    can_delete_storage = True
+
     @classmethod
-    def setup_storage(cls, profile: Any, options: SetupOptions) -> None:
+    def setup_storage(cls, profile: Any, options: Any) -> dict[str, bool]:
         """Record that setup ran and whether an admin secret was given (never the secret itself)."""
         folder = Path(profile.storage_config["folder"])
         folder.mkdir(parents=True, exist_ok=True)
         given = options is not None and options.admin_password is not None
         (folder / "setup.json").write_text(json.dumps({"admin_password_given": given}))
+        return {"folder": True}
 
     @classmethod
-    def delete_storage(cls, profile: Any) -> None:
+    def delete_storage(cls, profile: Any, *, repository: Any = None) -> None:
         """Remove the storage folder."""
         shutil.rmtree(profile.storage_config["folder"], ignore_errors=True)
 
@@ -62,7 +65,7 @@ class FakeStorage(StorageBackend):
         return json.loads(state.read_text())["version"] if state.exists() else None
 
     @classmethod
-    def initialise(cls, profile: Any, reset: bool = False) -> bool:
+    def initialise(cls, profile: Any, reset: bool = False, *, repository: Any = None) -> bool:
         if cls.version_profile(profile) is not None and not reset:
             return False
         cls._state(profile).parent.mkdir(parents=True, exist_ok=True)
@@ -75,8 +78,8 @@ class FakeStorage(StorageBackend):
             raise StorageMigrationError("the storage is not initialised")
         cls._state(profile).write_text(json.dumps({"version": HEAD}))
 
-    def __init__(self, profile: Any) -> None:
-        super().__init__(profile)
+    def __init__(self, profile: Any, repository: Any = None) -> None:
+        super().__init__(profile, repository)
         if self.version_profile(profile) is None:
             raise UnreachableStorage(f"no test storage at {profile.storage_config['folder']}")
         self._closed = False
@@ -100,7 +103,7 @@ class FakeStorage(StorageBackend):
     authinfos = comments = computers = groups = logs = nodes = users = property(_not_supported)
     in_transaction = property(_not_supported)
     query = transaction = bulk_insert = bulk_update = delete_nodes_and_connections = _not_supported
-    get_global_variable = set_global_variable = get_repository = _clear = _not_supported
+    get_global_variable = set_global_variable = iter_global_variables = get_repository = _clear = _not_supported
 
 
 class HiddenStorage(FakeStorage):
