@@ -13,26 +13,6 @@ from provstore_sql.engine import json_dumps
 
 WORK = "process.workflow.work."
 
-EDGE_FLOATS = [
-    5.3e16,
-    -5.3e16,
-    1e16,
-    9999999999999998.0,  # the largest float written without an exponent
-    2.0**53 + 2,
-    2.0**60,  # its repr (1.152921504606847e+18) is not its exact value
-    2.0**63,
-    1e23,  # its exact value is 99999999999999991611392
-    1.7976931348623157e308,
-    -1.7976931348623157e308,
-    5e-324,
-    -5e-324,
-    2.2250738585072014e-308,
-    1e-7,
-    0.1,
-    0.0,
-    1.0,
-    -1.5,
-]
 FLOATS = st.floats(allow_nan=False, allow_infinity=False)
 
 
