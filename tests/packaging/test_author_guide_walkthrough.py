@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from venvs import REPO
+from support.venvs import REPO
 
 pytestmark = [pytest.mark.venv, pytest.mark.slow]
 
