@@ -40,7 +40,9 @@ def test_no_provstore_distribution_declares_a_pytest_plugin() -> None:
 
 def test_a_project_without_the_line_sees_no_provstore_fixture(tmp_path: Path) -> None:
     listing = pytest_fixtures_listing(tmp_path)
-    assert "provstore" not in listing
+    names = {line.split()[0] for line in listing.splitlines() if line and not line[0].isspace() and line[0] != "-"}
+    assert not {name for name in names if name.startswith("provstore")}, names
+    assert "provstore.testing" not in listing  # no fixture defined by the kit's modules either
 
 
 def test_the_line_brings_the_kit_fixtures(tmp_path: Path) -> None:

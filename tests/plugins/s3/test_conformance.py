@@ -17,7 +17,7 @@ class TestS3(RepositoryBackendTests):
     backend = "core.s3"
 
     @pytest.fixture
-    def repository_config(self, s3_config: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    def provstore_repository_config(self, s3_config: Callable[..., dict[str, Any]]) -> dict[str, Any]:
         return s3_config()
 
 
@@ -28,5 +28,5 @@ class TestS3PrefixSmallParts(RepositoryBackendTests):
     backend = "core.s3"
 
     @pytest.fixture
-    def repository_config(self, s3_config: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    def provstore_repository_config(self, s3_config: Callable[..., dict[str, Any]]) -> dict[str, Any]:
         return s3_config(prefix="group/provstore", multipart_threshold=5 * MiB, part_size=5 * MiB, max_concurrency=1)
