@@ -232,7 +232,6 @@ def delete_profile(name: str, force: bool, keep_data: bool) -> None:
     and the command says so.
     """
     from provstore.config import Config
-    from provstore.plugins import resolve_storage_class
 
     selected = Config.load().get_profile(name)
     what = f"profile {name!r}" + ("" if keep_data else " and ALL its data")
@@ -242,15 +241,50 @@ def delete_profile(name: str, force: bool, keep_data: bool) -> None:
         if not stdin_is_tty():
             raise click.UsageError(f"refusing to delete {what} without confirmation; use --force")
         click.confirm(f"Delete {what}?", abort=True)
+    storage_cls, repository_name, repository = _check_deletable(selected, resolve=not keep_data)
+    kept = f"its storage ({selected.storage_backend})"
+    if repository_name:
+        kept += f" and repository ({repository_name})"
+    removed = ""
     if not keep_data:
-        try:
-            storage_cls = resolve_storage_class(selected)
-        except PluginError as exc:
-            raise PluginError(f"{exc}; use --keep-data to delete only the profile") from None
         if storage_cls.can_delete_storage:
-            storage_cls.delete_storage(selected)
+            storage_cls.delete_storage(selected, repository=repository)
+            removed, kept = kept, ""
         else:
             click.echo(f"Backend {selected.storage_backend!r} cannot delete its data; it was left in place.")
     with Config.edit() as config:
         config.remove_profile(name)
-    click.echo(f"Deleted profile {name!r}.")
+    summary = f"Deleted profile {name!r}"
+    if removed:
+        summary += f"; removed {removed}"
+    if kept:
+        summary += f"; kept {kept}"
+    click.echo(summary + ".")
+
+
+def _check_deletable(selected: Profile, *, resolve: bool) -> tuple[Any, str | None, Any]:
+    """Resolve what deleting the data of ``selected`` needs, before anything is deleted.
+
+    Returns the storage class, the repository backend's name (None: the storage holds no files) and the
+    repository to pass to ``delete_storage``. With ``resolve`` False (``--keep-data``) nothing is resolved
+    and only the names the profile itself gives are returned.
+
+    :raises PluginError: a backend is not installed or cannot be built; the message names ``--keep-data``.
+    """
+    from provstore.plugins import resolve_repository_class, resolve_storage_class
+
+    if not resolve:
+        return None, selected.repository_backend, None
+    try:
+        storage_cls = resolve_storage_class(selected)
+        repository_cls = resolve_repository_class(selected, storage_cls)
+        repository = None
+        if repository_cls is not None and storage_cls.can_delete_storage:
+            repository = storage_cls.repository_for(selected)
+    except ProvstoreError as exc:
+        raise PluginError(
+            f"cannot delete the data of profile {selected.name!r}, nothing was deleted: {exc}; "
+            f"use --keep-data to delete only the profile"
+        ) from None
+    name = (selected.repository_backend or storage_cls.default_repository_backend) if repository_cls else None
+    return storage_cls, name, repository

@@ -167,9 +167,17 @@ class SqliteDosStorage(SqlStorageBackend):
 
     @classmethod
     def delete_storage(cls, profile: Profile, *, repository: AbstractRepositoryBackend | None = None) -> None:
-        """Delete the database and the container, then the storage folder itself if nothing else is in it."""
-        super().delete_storage(profile, repository=repository)
+        """Delete the database and the container, then the storage folder itself if nothing else is in it.
+
+        A folder that is already gone leaves only the repository to erase (if it lives elsewhere).
+        """
         folder = SqliteDosDialect.folder(profile)
+        repository = repository or cls.repository_for(profile)
+        if not folder.is_dir():
+            if repository.is_initialised:
+                repository.erase()
+            return
+        super().delete_storage(profile, repository=repository)
         (folder / LOCK_FILENAME).unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             folder.rmdir()

@@ -1,0 +1,57 @@
+"""Profile delete and setup end all-or-nothing (issue 20, items 1, 2, 5): the real console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+
+def _setup(provstore_script, name: str, folder: Path) -> None:
+    result = provstore_script("profile", "setup", "core.sqlite_dos", "--profile-name", name, "--filepath", str(folder))
+    assert result.returncode == 0, result.stderr
+
+
+def _config_file() -> Path:
+    return Path(os.environ["PROVSTORE_CONFIG_DIR"]) / "config.json"
+
+
+def test_delete_refuses_before_deleting_when_the_repository_plugin_is_missing(provstore_script, tmp_path):
+    folder = tmp_path / "blobs2"
+    _setup(provstore_script, "blobs2", folder)
+    config = json.loads(_config_file().read_text())
+    config["profiles"]["blobs2"]["repository"] = {"backend": "mylab.dirblobs", "config": {}}
+    _config_file().write_text(json.dumps(config))
+
+    result = provstore_script("profile", "delete", "blobs2", "--force")
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "mylab.dirblobs" in result.stderr and "--keep-data" in result.stderr
+    assert (folder / "database.sqlite").is_file()
+    assert "blobs2" in provstore_script("profile", "list").stdout
+
+    result = provstore_script("profile", "delete", "blobs2", "--force", "--keep-data")
+    assert result.returncode == 0, result.stderr
+    assert "kept" in result.stdout
+    assert (folder / "database.sqlite").is_file()
+    assert "blobs2" not in provstore_script("profile", "list").stdout
+
+
+def test_delete_of_a_profile_whose_folder_is_gone(provstore_script, tmp_path):
+    folder = tmp_path / "gone"
+    _setup(provstore_script, "gone", folder)
+    shutil.rmtree(folder)
+    result = provstore_script("profile", "delete", "gone", "--force")
+    assert result.returncode == 0, result.stderr
+    assert "gone" not in provstore_script("profile", "list").stdout
+    assert not folder.exists()
+
+
+def test_delete_says_what_it_removed(provstore_script, tmp_path):
+    folder = tmp_path / "full"
+    _setup(provstore_script, "full", folder)
+    result = provstore_script("profile", "delete", "full", "--force")
+    assert result.returncode == 0, result.stderr
+    assert "removed" in result.stdout and "repository" in result.stdout
+    assert not folder.exists()
