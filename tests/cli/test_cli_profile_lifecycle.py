@@ -7,6 +7,9 @@ import os
 import shutil
 from pathlib import Path
 
+import provstore
+import pytest
+
 
 def _setup(provstore_script, name: str, folder: Path) -> None:
     result = provstore_script("profile", "setup", "core.sqlite_dos", "--profile-name", name, "--filepath", str(folder))
@@ -55,3 +58,25 @@ def test_delete_says_what_it_removed(provstore_script, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "removed" in result.stdout and "repository" in result.stdout
     assert not folder.exists()
+
+
+def _psql_setup(run, name: str, database: dict, repository: Path):
+    options = [f"--{key.replace('_', '-')}={value}" for key, value in database.items()]
+    return run(
+        "profile", "setup", "core.psql_dos", "--profile-name", name, *options, "--repository-uri", str(repository)
+    )
+
+
+@pytest.mark.postgres
+def test_setup_refuses_a_database_initialised_with_another_repository(run, pg_database, tmp_path):
+    assert _psql_setup(run, "first", pg_database, tmp_path / "first-files").exit_code == 0
+    before = _config_file().read_text()
+
+    result = _psql_setup(run, "envpw", pg_database, tmp_path / "other-files")
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1, result.output
+    assert "Created" not in result.output and "profile 'envpw' was not created" in result.output
+    assert _config_file().read_text() == before
+    assert not (tmp_path / "other-files").exists()
+    with provstore.open_storage("first") as storage:  # the other profile's storage is untouched
+        assert storage.nodes.count() == 0

@@ -47,11 +47,38 @@ def create_profile(profile_obj: Profile, *, set_default: bool, setup_options: An
             raise ConfigurationError(f"profile {profile_obj.name!r} already exists; choose another name")
         storage_cls = resolve_storage_class(profile_obj)
         storage_cls.setup_storage(profile_obj, setup_options)
-        storage_cls.initialise(profile_obj)
+        _initialise_and_check(storage_cls, profile_obj)
         config.add_profile(profile_obj)
         if set_default:
             config.set_default_profile(profile_obj.name)
     return config
+
+
+def _initialise_and_check(storage_cls: type[StorageBackend], profile_obj: Profile) -> None:
+    """Initialise the storage of ``profile_obj``, then open it once so that setup succeeds only for a working profile.
+
+    Opening validates what initialise may have left inconsistent, e.g. a database that another profile
+    initialised with a different repository. If opening fails, the storage is deleted again when this call
+    created it (database and repository both new); data that existed before is never touched.
+
+    :raises ConfigurationError: the storage does not work; nothing is saved.
+    """
+    from provstore.plugins import resolve_repository_class
+
+    repository_existed = False
+    if resolve_repository_class(profile_obj, storage_cls) is not None:
+        repository_existed = storage_cls.repository_for(profile_obj).is_initialised
+    created = storage_cls.initialise(profile_obj)
+    try:
+        storage_cls(profile_obj).close()
+    except ProvstoreError as exc:
+        undone = ""
+        if created and not repository_existed and storage_cls.can_delete_storage:
+            storage_cls.delete_storage(profile_obj)
+            undone = "; the storage it had initialised was deleted again"
+        raise ConfigurationError(
+            f"profile {profile_obj.name!r} was not created: its storage does not work ({exc}){undone}"
+        ) from None
 
 
 class _SetupGroup(click.Group):
