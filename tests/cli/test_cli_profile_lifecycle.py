@@ -80,3 +80,34 @@ def test_setup_refuses_a_database_initialised_with_another_repository(run, pg_da
     assert not (tmp_path / "other-files").exists()
     with provstore.open_storage("first") as storage:  # the other profile's storage is untouched
         assert storage.nodes.count() == 0
+
+
+def test_a_relative_filepath_is_saved_absolute(run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run("profile", "setup", "core.sqlite_dos", "--profile-name", "rel", "--filepath", "store").exit_code == 0
+    saved = json.loads(_config_file().read_text())["profiles"]["rel"]["storage"]["config"]["filepath"]
+    assert saved == str(tmp_path / "store")
+    monkeypatch.chdir("/")
+    with provstore.open_storage("rel") as storage:
+        assert storage.nodes.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("group", "backend", "field", "extra"),
+    [
+        ("repository", "core.diskobjectstore", "filepath", {}),
+        ("repository", "core.sandbox", "filepath", {}),
+        ("storage", "core.sqlite_dos", "filepath", {}),
+        ("storage", "core.psql_dos", "repository_uri", {"database_username": "u", "database_name": "d"}),
+    ],
+)
+def test_path_fields_of_the_backends_are_made_absolute(group, backend, field, extra, tmp_path, monkeypatch):
+    from provstore.config import validate_backend_config
+    from provstore.plugins import get_plugin_manager
+
+    monkeypatch.chdir(tmp_path)
+    backend_cls = get_plugin_manager().get_backend(group, backend)
+    config = validate_backend_config(backend_cls, {field: "sub/dir", **extra})
+    assert getattr(config, field) == str(tmp_path / "sub" / "dir")
+    home = validate_backend_config(backend_cls, {field: "~/x", **extra})
+    assert getattr(home, field) == str(Path.home() / "x")

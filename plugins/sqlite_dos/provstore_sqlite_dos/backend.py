@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from provstore.config import Profile
+from provstore.config.paths import LocalPath
 from provstore.exceptions import UnreachableStorage
 from provstore_sql.backend import SqlStorageBackend
 from provstore_sql.dialect import SqliteDialect
@@ -135,7 +136,7 @@ class SqliteDosStorage(SqlStorageBackend):
 
         model_config = ConfigDict(extra="forbid")
 
-        filepath: str = Field(
+        filepath: LocalPath = Field(
             description="Folder holding the SQLite database and the disk-objectstore container (created if absent)."
         )
         busy_timeout: float = Field(
