@@ -111,3 +111,18 @@ def test_path_fields_of_the_backends_are_made_absolute(group, backend, field, ex
     assert getattr(config, field) == str(tmp_path / "sub" / "dir")
     home = validate_backend_config(backend_cls, {field: "~/x", **extra})
     assert getattr(home, field) == str(Path.home() / "x")
+
+
+def test_set_user_gives_a_profile_made_without_email_its_default_user(run, tmp_path):
+    assert (
+        run(
+            "profile", "setup", "core.sqlite_dos", "--profile-name", "nomail", "--filepath", str(tmp_path / "s")
+        ).exit_code
+        == 0
+    )
+    result = run("profile", "set-user", "nomail", "ada@example.org")
+    assert (result.exit_code, result.output) == (0, "Profile 'nomail': default user is now 'ada@example.org'.\n")
+    with provstore.open_storage("nomail") as storage:  # the entities guide's first example, without user=
+        data = storage.nodes.create(node_type="data.core.dict.Dict.", label="input").store()
+        assert data.user.email == "ada@example.org"
+    assert run("profile", "set-user", "missing", "a@b.c").exit_code == 1

@@ -248,6 +248,22 @@ def set_default(name: str) -> None:
     click.echo(f"Profile {name!r} is now the default.")
 
 
+@profile.command("set-user")
+@click.argument("name")
+@click.argument("email")
+def set_user(name: str, email: str) -> None:
+    """Make EMAIL the default user of profile NAME: the owner of new entities created without a user.
+
+    The user is created in the storage on first use; this is the same setting as 'profile setup --email'.
+    """
+    from provstore.config import Config, Profile
+
+    with Config.edit() as config:
+        selected = config.get_profile(name)
+        config.add_profile(Profile(name, {**selected.dictionary, "default_user_email": email}), overwrite=True)
+    click.echo(f"Profile {name!r}: default user is now {email!r}.")
+
+
 @profile.command("delete")
 @click.argument("name")
 @click.option("--force", is_flag=True, help="Do not ask for confirmation.")
