@@ -19,7 +19,8 @@ from click.testing import CliRunner
 from provstore.plugins import resolve_storage_class
 from support.isolation import block_foreign_plugins
 
-pytest_plugins = ["provstore_psql_dos.testing.fixtures"]
+# the conformance kit's provstore_* fixtures (installing provstore loads no pytest plugin by itself)
+pytest_plugins = ["provstore.testing.fixtures", "provstore_psql_dos.testing.fixtures"]
 
 FAKE_PLUGIN_DIR = Path(__file__).parent / "core" / "fake_plugin"
 BLOCKED_PLUGINS: list[str] = []
@@ -84,11 +85,8 @@ def isolated_config_dir(tmp_path_factory, monkeypatch):
 
 # ----------------------------------------------------------------------------- SQL storage backends
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run every test using ``storage`` once per available SQL backend.
-
-    Conformance-kit classes (they set ``backend``) are left alone: the kit's fixtures build their storage.
-    """
-    if "sql_backend" in metafunc.fixturenames and not getattr(metafunc.cls, "backend", None):
+    """Run every test using ``storage`` once per available SQL backend."""
+    if "sql_backend" in metafunc.fixturenames:
         from provstore.testing.profiles import available_sql_backends
 
         backends = available_sql_backends()
@@ -100,16 +98,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def sql_backend() -> str | None:
-    """Return the SQL backend under test (set by parametrisation; None in conformance-kit classes)."""
+    """Return the SQL backend under test (set by parametrisation)."""
     return None
 
 
 @pytest.fixture
 def storage(request: pytest.FixtureRequest, sql_backend: str | None, tmp_path):
     """Yield an initialised, open storage of ``sql_backend`` (profile from ``make_profile``); closed after."""
-    if sql_backend is None:
-        yield request.getfixturevalue("storage_factory")()
-        return
     from provstore.testing.profiles import make_profile
 
     extra = request.getfixturevalue("pg_database") if sql_backend == "core.psql_dos" else {}

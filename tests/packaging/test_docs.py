@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from provstore import hookspecs
-from provstore.testing import pytest_plugin
+from provstore.testing import fixtures
 from provstore.testing.repository import RepositoryBackendTests
 from provstore.testing.storage import StorageBackendTests
 from support.venvs import REPO
@@ -44,8 +44,8 @@ def test_every_hook_has_a_section_in_the_author_guide(hook: str) -> None:
     [
         (kit, name)
         for kit in (StorageBackendTests, RepositoryBackendTests)
-        for name, value in vars(kit).items()
-        if isinstance(value, bool)
+        for name in dir(kit)
+        if isinstance(getattr(kit, name), bool)
     ],
 )
 def test_every_capability_is_documented(kit: type, capability: str) -> None:
@@ -54,7 +54,7 @@ def test_every_capability_is_documented(kit: type, capability: str) -> None:
 
 @pytest.mark.parametrize(
     "fixture",
-    [name for name, value in vars(pytest_plugin).items() if hasattr(value, "_fixture_function_marker")],
+    [name for name, value in vars(fixtures).items() if hasattr(value, "_fixture_function_marker")],
 )
 def test_every_kit_fixture_is_documented(fixture: str) -> None:
     assert re.search(rf"^\| `{fixture}` \|", GUIDE, re.MULTILINE), f"fixture {fixture} missing from the guide"

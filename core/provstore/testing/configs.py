@@ -13,7 +13,11 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-__all__ = ["default_repository_config", "default_storage_profile", "path_settings"]
+if typing.TYPE_CHECKING:
+    from provstore.config import Profile
+    from provstore.storage import StorageBackend
+
+__all__ = ["default_repository_config", "default_storage_profile", "path_settings", "storage_class"]
 
 _PATH_WORDS = ("path", "filepath", "file", "dir", "directory", "folder", "root")
 
@@ -57,6 +61,17 @@ def _backend_class(group: str, backend: str) -> type:
     except PluginError as exc:
         reason = str(exc)
     pytest.fail(f"cannot test {group} backend {backend!r}: {reason}", pytrace=False)
+
+
+def storage_class(profile: Profile) -> type[StorageBackend]:
+    """Return the storage backend class a profile names (through the plugin registry, as ``open_storage`` does)."""
+    from provstore.exceptions import PluginError
+    from provstore.plugins import resolve_storage_class
+
+    try:
+        return resolve_storage_class(profile)
+    except PluginError as exc:
+        pytest.fail(f"cannot test storage backend {profile.storage_backend!r}: {exc}", pytrace=False)
 
 
 def default_storage_profile(backend: str, folder: Path) -> dict[str, Any]:

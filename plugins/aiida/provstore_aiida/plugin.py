@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import click
+from typing import TYPE_CHECKING
+
 from provstore.hookspecs import BackendSpec, hookimpl
+
+if TYPE_CHECKING:
+    import click
 
 _REQUIRES = {
     "sqlalchemy": "sqlalchemy",
@@ -41,6 +45,8 @@ def provstore_storage_backends() -> list[BackendSpec]:
 @hookimpl
 def provstore_register_commands(cli: click.Group) -> None:
     """Add ``provstore storage adopt``."""
+    import click
+
     from provstore_aiida.cli import adopt
 
     storage = cli.commands.get("storage")

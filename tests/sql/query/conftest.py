@@ -1,14 +1,14 @@
-"""Fixtures of the query tests: the shared data set inserted into the ``storage`` under test."""
+"""Fixtures of the query tests: the conformance kit's data set inserted into the ``storage`` under test."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from query_dataset import Dataset, populate
+from provstore.testing.dataset import Dataset, populate
 
 
 @pytest.fixture
 def data(storage: Any) -> Dataset:
-    """Insert the query data set into ``storage`` (one storage per SQL backend) and return its pks."""
+    """Insert the kit's data set (``provstore.testing.dataset``) into ``storage`` and return where it is."""
     return populate(storage)

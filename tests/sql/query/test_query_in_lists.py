@@ -8,7 +8,7 @@ import time
 import pytest
 from provstore.exceptions import QueryError
 from provstore.storage import EntityTypes
-from query_dataset import MISSING, json_equal, resolve
+from provstore.testing.dataset import MISSING, json_equal, resolve
 from sqlalchemy import text
 
 VALUES = [0, 1, 1.0, 2, -1, 2.5, 2**60, 2.0**60, 2**60 + 1, "1", "a", "", "é", True, False, None]

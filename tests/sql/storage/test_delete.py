@@ -1,12 +1,10 @@
-"""delete_nodes_and_connections: needs a transaction, removes every attached row, never one giant IN clause."""
+"""SQL specifics of delete_nodes_and_connections: chunked DELETEs, the session forgets the rows (behaviour: the kit)."""
 
 from __future__ import annotations
 
 import itertools
 
-import pytest
 import sqlalchemy as sa
-from provstore.exceptions import TransactionError
 from provstore.storage import EntityTypes
 from provstore_sql import models
 from support.rows import node_row
@@ -34,36 +32,6 @@ def _counts(storage) -> dict[str, int]:
     session = storage.get_session()
     models_ = (models.DbNode, models.DbLink, models.DbGroupNode, models.DbComment, models.DbLog)
     return {m.__table__.name: session.scalar(sa.select(sa.func.count()).select_from(m)) for m in models_}
-
-
-def test_requires_a_transaction(storage, user_id):
-    pks = _graph(storage, user_id, 3)
-    with pytest.raises(TransactionError, match="transaction"):
-        storage.delete_nodes_and_connections(pks)
-    assert _counts(storage)["db_dbnode"] == 3
-
-
-def test_deletes_nodes_and_everything_attached(storage, user_id):
-    pks = _graph(storage, user_id, 10)
-    with storage.transaction():
-        storage.delete_nodes_and_connections(pks[:5])
-    assert _counts(storage) == {
-        "db_dbnode": 5,
-        "db_dblink": 4,  # the links among the 5 survivors
-        "db_dbgroup_dbnodes": 5,
-        "db_dbcomment": 5,
-        "db_dblog": 5,
-    }
-    remaining = storage.get_session().scalars(sa.select(models.DbNode.id)).all()
-    assert sorted(remaining) == pks[5:]
-
-
-def test_rolled_back_with_the_transaction(storage, user_id):
-    pks = _graph(storage, user_id, 10)
-    with pytest.raises(RuntimeError), storage.transaction():
-        storage.delete_nodes_and_connections(pks)
-        raise RuntimeError
-    assert _counts(storage)["db_dbnode"] == 10
 
 
 def test_large_deletion_is_chunked(storage, user_id):

@@ -1,36 +1,13 @@
-"""Global variables, get_info and the default user."""
+"""SQL specifics of settings and get_info: the recorded repository uuid, the info layout, _clear, the default user."""
 
 from __future__ import annotations
 
 import io
 
-import pytest
-from provstore.exceptions import NotExistent
 from provstore.storage import EntityTypes
 from provstore.testing.profiles import TEST_USER_EMAIL
 from provstore_sql.migrator import REPOSITORY_UUID_KEY
 from support.rows import node_row
-
-
-def test_missing_global_variable(storage):
-    with pytest.raises(NotExistent, match="no global variable 'nope'") as info:
-        storage.get_global_variable("nope")
-    assert isinstance(info.value, KeyError)
-
-
-def test_set_and_overwrite(storage):
-    storage.set_global_variable("k", {"nested": ["ü", 1.5, None]}, description="a setting")
-    assert storage.get_global_variable("k") == {"nested": ["ü", 1.5, None]}
-    storage.set_global_variable("k", 2)
-    assert storage.get_global_variable("k") == 2
-    with pytest.raises(ValueError, match="already exists"):
-        storage.set_global_variable("k", 3, overwrite=False)
-    assert storage.get_global_variable("k") == 2
-
-
-def test_none_value(storage):
-    storage.set_global_variable("none", None)
-    assert storage.get_global_variable("none") is None
 
 
 def test_repository_uuid_is_recorded(storage):

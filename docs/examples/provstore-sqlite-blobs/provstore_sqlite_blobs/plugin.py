@@ -1,4 +1,4 @@
-"""Hook implementations of provstore-sqlite-blobs; cheap to import (the backend class is named, not imported)."""
+"""Hook implementations of provstore-sqlite-blobs; cheap to import (the backend classes are named, not imported)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,21 @@ from provstore.hookspecs import BackendSpec, hookimpl
 
 
 @hookimpl
+def provstore_storage_backends() -> list[BackendSpec]:
+    """Register ``acme.sqlitestore`` under the author's own ``acme.`` prefix (``core.`` is reserved)."""
+    return [
+        BackendSpec(
+            name="acme.sqlitestore",
+            target="provstore_sqlite_blobs.storage:SqliteStore",
+            description="The provenance graph in one SQLite file, its files in an acme.sqliteblobs file.",
+            requires={"sqlalchemy": "sqlalchemy", "provstore_sql": "provstore-sql"},
+        )
+    ]
+
+
+@hookimpl
 def provstore_repository_backends() -> list[BackendSpec]:
-    """Register ``acme.sqliteblobs`` under the author's own ``acme.`` prefix (``core.`` is reserved)."""
+    """Register ``acme.sqliteblobs``."""
     return [
         BackendSpec(
             name="acme.sqliteblobs",

@@ -7,8 +7,15 @@ from typing import Any
 
 import pytest
 from provstore.exceptions import ConfigurationError
-from provstore.testing import RepositoryBackendTests
+from provstore.testing import RepositoryBackendTests, StorageBackendTests
 from provstore_sqlite_blobs.backend import SqliteBlobRepositoryBackend
+
+
+class TestSqliteStore(StorageBackendTests):
+    """The whole storage contract; the kit fills the required ``filepath`` with a fresh folder per store."""
+
+    backend = "acme.sqlitestore"
+    supports_concurrent_threads = True  # every capability is declared, even where it keeps the default
 
 
 class TestSqliteBlobs(RepositoryBackendTests):

@@ -1,7 +1,9 @@
-"""The data set every query test runs on, inserted with ``bulk_insert``, plus an independent Python oracle.
+"""The kit's data set: a small provenance graph with tricky JSON values, and a Python oracle of the filter rules.
 
-The oracle evaluates filters on the Python rows with the documented semantics; the tests compare each
-backend's answer with it (and a few answers are also spelled out by hand, so the oracle is checked too).
+:func:`populate` writes it into any writable storage with ``bulk_insert`` (a read-only backend's test suite
+fills a writable store with it and converts that). :meth:`Dataset.locate` finds it again in any store
+holding it, by uuid, email and label, so the read tests need nothing but the public query API. The oracle
+(:func:`matches`) evaluates filters on the Python rows with the semantics of ``docs/querying.md``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from provstore.storage import EntityTypes
+from provstore.storage import EntityTypes, StorageBackend
+
+__all__ = ["GROUPS", "LINKS", "NODES", "NODE_TYPES", "SQL_INJECTION", "Dataset", "matches", "populate", "resolve"]
 
 SQL_INJECTION = "'; DROP TABLE db_dbnode; --"
 UTC = datetime.timezone.utc
@@ -86,13 +90,30 @@ GROUPS = {"g1": ["n0", "n1", "n2"], "g2": ["n2", "n5"], "empty": []}
 
 @dataclass
 class Dataset:
-    """The inserted data set: name → pk maps and the Python rows the oracle reads."""
+    """The data set as found in one store: name -> pk maps, and the Python rows the oracle reads."""
 
     users: dict[str, int] = field(default_factory=dict)
     computers: dict[str, int] = field(default_factory=dict)
     nodes: dict[str, int] = field(default_factory=dict)
     groups: dict[str, int] = field(default_factory=dict)
     node_rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def locate(cls, storage: StorageBackend) -> Dataset:
+        """Return the pks of the data set in ``storage`` (which must hold it), found through the query API."""
+        data = cls()
+        emails = dict(storage.query().append("user", project=["email", "id"]).all())
+        data.users = {name: emails[email] for name, email in USERS.items()}
+        labels = dict(storage.query().append("computer", project=["label", "id"]).all())
+        data.computers = {name: labels[name] for name in COMPUTERS}
+        group_pks = dict(storage.query().append("group", project=["label", "id"]).all())
+        data.groups = {name: group_pks[name] for name in GROUPS}
+        by_uuid = dict(storage.query().append("node", project=["uuid", "id"]).all())
+        for name, row in _node_rows(data.users, data.computers).items():
+            pk = by_uuid[row["uuid"]]
+            data.nodes[name] = pk
+            data.node_rows[pk] = {**row, "id": pk}
+        return data
 
     def names(self, pks: list[int]) -> list[str]:
         """Return the node names of ``pks``, sorted."""
@@ -108,70 +129,72 @@ class Dataset:
         return self.names([pk for pk, row in self.node_rows.items() if matches(row, filters)])
 
 
-def populate(storage: Any) -> Dataset:
-    """Insert the data set into ``storage`` with ``bulk_insert`` and return its pks."""
-    data = Dataset()
+USERS = {"ada": "ada@example.org", "bob": "bob@example.org"}
+COMPUTERS = {"daint": "daint.cscs.ch", "laptop": "localhost"}
+
+
+def _node_uuid(index: int) -> str:
+    return f"00000000-0000-0000-0000-{index:012d}"
+
+
+def _node_rows(users: dict[str, int], computers: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """Return the node rows by name (``user_id``/``dbcomputer_id`` from the given pks, None when unknown)."""
+    rows = {}
+    for index, (name, (kind, label, attributes, extras)) in enumerate(NODES.items()):
+        rows[name] = {
+            "uuid": _node_uuid(index),
+            "node_type": NODE_TYPES[kind],
+            "process_type": "aiida.calculations:x" if kind == "calc" else None,
+            "label": label,
+            "ctime": datetime.datetime(2024, 1, 1 + index, tzinfo=UTC),
+            "attributes": attributes,
+            "extras": extras,
+            "user_id": users.get("ada" if index % 3 else "bob"),
+            "dbcomputer_id": computers.get("daint") if kind == "calc" else None,
+        }
+    return rows
+
+
+def populate(storage: StorageBackend) -> Dataset:
+    """Insert the data set into ``storage`` with ``bulk_insert`` and return where it is."""
     user_rows = [
-        {"email": "ada@example.org", "first_name": "Ada", "institution": "EPFL"},
-        {"email": "bob@example.org", "first_name": "Bob", "institution": SQL_INJECTION},
+        {"email": USERS["ada"], "first_name": "Ada", "institution": "EPFL"},
+        {"email": USERS["bob"], "first_name": "Bob", "institution": SQL_INJECTION},
     ]
-    data.users = dict(
-        zip(["ada", "bob"], storage.bulk_insert(EntityTypes.USER, user_rows, allow_defaults=True), strict=True)
-    )
+    users = dict(zip(USERS, storage.bulk_insert(EntityTypes.USER, user_rows, allow_defaults=True), strict=True))
     computer_rows = [
-        {"label": "daint", "hostname": "daint.cscs.ch", "metadata": {"cores": 12}},
-        {"label": "laptop", "hostname": "localhost", "metadata": {}},
+        {"label": "daint", "hostname": COMPUTERS["daint"], "metadata": {"cores": 12}},
+        {"label": "laptop", "hostname": COMPUTERS["laptop"], "metadata": {}},
     ]
-    pks = storage.bulk_insert(EntityTypes.COMPUTER, computer_rows, allow_defaults=True)
-    data.computers = dict(zip(["daint", "laptop"], pks, strict=True))
-    node_rows = []
-    for index, (kind, label, attributes, extras) in enumerate(NODES.values()):
-        node_rows.append(
-            {
-                "uuid": f"00000000-0000-0000-0000-{index:012d}",
-                "node_type": NODE_TYPES[kind],
-                "process_type": "aiida.calculations:x" if kind == "calc" else None,
-                "label": label,
-                "ctime": datetime.datetime(2024, 1, 1 + index, tzinfo=UTC),
-                "attributes": attributes,
-                "extras": extras,
-                "user_id": data.users["ada" if index % 3 else "bob"],
-                "dbcomputer_id": data.computers["daint"] if kind == "calc" else None,
-            }
-        )
-    pks = storage.bulk_insert(EntityTypes.NODE, node_rows, allow_defaults=True)
-    data.nodes = dict(zip(NODES, pks, strict=True))
-    for pk, row in zip(pks, node_rows, strict=True):
-        data.node_rows[pk] = {**row, "id": pk}
-    link_rows = [
-        {"input_id": data.nodes[a], "output_id": data.nodes[b], "type": kind, "label": label}
-        for a, b, kind, label in LINKS
-    ]
-    storage.bulk_insert(EntityTypes.LINK, link_rows)
-    group_rows = [{"label": label, "user_id": data.users["ada"]} for label in GROUPS]
-    data.groups = dict(
-        zip(GROUPS, storage.bulk_insert(EntityTypes.GROUP, group_rows, allow_defaults=True), strict=True)
+    computers = dict(
+        zip(COMPUTERS, storage.bulk_insert(EntityTypes.COMPUTER, computer_rows, allow_defaults=True), strict=True)
     )
+    node_rows = _node_rows(users, computers)
+    pks = dict(
+        zip(NODES, storage.bulk_insert(EntityTypes.NODE, list(node_rows.values()), allow_defaults=True), strict=True)
+    )
+    link_rows = [{"input_id": pks[a], "output_id": pks[b], "type": kind, "label": label} for a, b, kind, label in LINKS]
+    storage.bulk_insert(EntityTypes.LINK, link_rows)
+    group_rows = [{"label": label, "user_id": users["ada"]} for label in GROUPS]
+    groups = dict(zip(GROUPS, storage.bulk_insert(EntityTypes.GROUP, group_rows, allow_defaults=True), strict=True))
     members = [
-        {"dbgroup_id": data.groups[group], "dbnode_id": data.nodes[node]}
-        for group, nodes in GROUPS.items()
-        for node in nodes
+        {"dbgroup_id": groups[group], "dbnode_id": pks[node]} for group, nodes in GROUPS.items() for node in nodes
     ]
     storage.bulk_insert(EntityTypes.GROUP_NODE, members)
     comments = [
-        {"dbnode_id": data.nodes["n0"], "user_id": data.users["bob"], "content": "looks wrong"},
-        {"dbnode_id": data.nodes["n0"], "user_id": data.users["ada"], "content": "fixed"},
-        {"dbnode_id": data.nodes["n5"], "user_id": data.users["ada"], "content": SQL_INJECTION},
+        {"dbnode_id": pks["n0"], "user_id": users["bob"], "content": "looks wrong"},
+        {"dbnode_id": pks["n0"], "user_id": users["ada"], "content": "fixed"},
+        {"dbnode_id": pks["n5"], "user_id": users["ada"], "content": SQL_INJECTION},
     ]
     storage.bulk_insert(EntityTypes.COMMENT, comments, allow_defaults=True)
     logs = [
-        {"dbnode_id": data.nodes["n5"], "loggername": "calc", "levelname": "ERROR", "message": "boom"},
-        {"dbnode_id": data.nodes["n5"], "loggername": "calc", "levelname": "INFO", "message": "ok"},
+        {"dbnode_id": pks["n5"], "loggername": "calc", "levelname": "ERROR", "message": "boom"},
+        {"dbnode_id": pks["n5"], "loggername": "calc", "levelname": "INFO", "message": "ok"},
     ]
     storage.bulk_insert(EntityTypes.LOG, logs, allow_defaults=True)
-    auth = [{"aiidauser_id": data.users["ada"], "dbcomputer_id": data.computers["daint"], "auth_params": {"port": 22}}]
+    auth = [{"aiidauser_id": users["ada"], "dbcomputer_id": computers["daint"], "auth_params": {"port": 22}}]
     storage.bulk_insert(EntityTypes.AUTHINFO, auth, allow_defaults=True)
-    return data
+    return Dataset.locate(storage)
 
 
 # ----------------------------------------------------------------------------------------------- the oracle
