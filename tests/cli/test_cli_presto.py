@@ -98,7 +98,10 @@ def test_profile_delete_removes_the_data_of_a_presto_profile(run, isolated_confi
         node.store()
     assert (folder / "database.sqlite").is_file() and (folder / "container").is_dir()
     result = run("profile", "delete", "presto", "--force")
-    assert (result.exit_code, result.output) == (0, "Deleted profile 'presto'.\n")
+    assert (result.exit_code, result.output) == (
+        0,
+        "Deleted profile 'presto'; removed its storage (core.sqlite_dos) and repository (core.diskobjectstore).\n",
+    )
     assert not folder.exists()
     assert Config.load().profile_names == []
 

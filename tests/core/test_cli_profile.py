@@ -168,7 +168,7 @@ def test_show_masks_password_like_keys_even_without_the_backend(run, tmp_path):
 def test_delete_removes_profile_and_data(run, fake_plugin, tmp_path):
     setup_fake(run, "main", tmp_path / "store")
     result = run("profile", "delete", "main", "--force")
-    assert (result.exit_code, result.output) == (0, "Deleted profile 'main'.\n")
+    assert (result.exit_code, result.output) == (0, "Deleted profile 'main'; removed its storage (testfake.store).\n")
     assert not (tmp_path / "store").exists()
     assert Config.load().profile_names == []
 
@@ -191,7 +191,8 @@ def test_delete_leaves_the_data_of_a_backend_that_cannot_delete_it(run, fake_plu
     result = run("profile", "delete", "main", "--force")
     assert result.exit_code == 0
     assert result.output == (
-        "Backend 'testfake.store' cannot delete its data; it was left in place.\nDeleted profile 'main'.\n"
+        "Backend 'testfake.store' cannot delete its data; it was left in place.\n"
+        "Deleted profile 'main'; kept its storage (testfake.store).\n"
     )
     assert (tmp_path / "store" / "state.json").exists()
     with pytest.raises(StorageError, match=r"'testfake\.store' cannot delete its data"):

@@ -47,11 +47,38 @@ def create_profile(profile_obj: Profile, *, set_default: bool, setup_options: An
             raise ConfigurationError(f"profile {profile_obj.name!r} already exists; choose another name")
         storage_cls = resolve_storage_class(profile_obj)
         storage_cls.setup_storage(profile_obj, setup_options)
-        storage_cls.initialise(profile_obj)
+        _initialise_and_check(storage_cls, profile_obj)
         config.add_profile(profile_obj)
         if set_default:
             config.set_default_profile(profile_obj.name)
     return config
+
+
+def _initialise_and_check(storage_cls: type[StorageBackend], profile_obj: Profile) -> None:
+    """Initialise the storage of ``profile_obj``, then open it once so that setup succeeds only for a working profile.
+
+    Opening validates what initialise may have left inconsistent, e.g. a database that another profile
+    initialised with a different repository. If opening fails, the storage is deleted again when this call
+    created it (database and repository both new); data that existed before is never touched.
+
+    :raises ConfigurationError: the storage does not work; nothing is saved.
+    """
+    from provstore.plugins import resolve_repository_class
+
+    repository_existed = False
+    if resolve_repository_class(profile_obj, storage_cls) is not None:
+        repository_existed = storage_cls.repository_for(profile_obj).is_initialised
+    created = storage_cls.initialise(profile_obj)
+    try:
+        storage_cls(profile_obj).close()
+    except ProvstoreError as exc:
+        undone = ""
+        if created and not repository_existed and storage_cls.can_delete_storage:
+            storage_cls.delete_storage(profile_obj)
+            undone = "; the storage it had initialised was deleted again"
+        raise ConfigurationError(
+            f"profile {profile_obj.name!r} was not created: its storage does not work ({exc}){undone}"
+        ) from None
 
 
 class _SetupGroup(click.Group):
@@ -221,6 +248,22 @@ def set_default(name: str) -> None:
     click.echo(f"Profile {name!r} is now the default.")
 
 
+@profile.command("set-user")
+@click.argument("name")
+@click.argument("email")
+def set_user(name: str, email: str) -> None:
+    """Make EMAIL the default user of profile NAME: the owner of new entities created without a user.
+
+    The user is created in the storage on first use; this is the same setting as 'profile setup --email'.
+    """
+    from provstore.config import Config, Profile
+
+    with Config.edit() as config:
+        selected = config.get_profile(name)
+        config.add_profile(Profile(name, {**selected.dictionary, "default_user_email": email}), overwrite=True)
+    click.echo(f"Profile {name!r}: default user is now {email!r}.")
+
+
 @profile.command("delete")
 @click.argument("name")
 @click.option("--force", is_flag=True, help="Do not ask for confirmation.")
@@ -232,7 +275,6 @@ def delete_profile(name: str, force: bool, keep_data: bool) -> None:
     and the command says so.
     """
     from provstore.config import Config
-    from provstore.plugins import resolve_storage_class
 
     selected = Config.load().get_profile(name)
     what = f"profile {name!r}" + ("" if keep_data else " and ALL its data")
@@ -242,15 +284,50 @@ def delete_profile(name: str, force: bool, keep_data: bool) -> None:
         if not stdin_is_tty():
             raise click.UsageError(f"refusing to delete {what} without confirmation; use --force")
         click.confirm(f"Delete {what}?", abort=True)
+    storage_cls, repository_name, repository = _check_deletable(selected, resolve=not keep_data)
+    kept = f"its storage ({selected.storage_backend})"
+    if repository_name:
+        kept += f" and repository ({repository_name})"
+    removed = ""
     if not keep_data:
-        try:
-            storage_cls = resolve_storage_class(selected)
-        except PluginError as exc:
-            raise PluginError(f"{exc}; use --keep-data to delete only the profile") from None
         if storage_cls.can_delete_storage:
-            storage_cls.delete_storage(selected)
+            storage_cls.delete_storage(selected, repository=repository)
+            removed, kept = kept, ""
         else:
             click.echo(f"Backend {selected.storage_backend!r} cannot delete its data; it was left in place.")
     with Config.edit() as config:
         config.remove_profile(name)
-    click.echo(f"Deleted profile {name!r}.")
+    summary = f"Deleted profile {name!r}"
+    if removed:
+        summary += f"; removed {removed}"
+    if kept:
+        summary += f"; kept {kept}"
+    click.echo(summary + ".")
+
+
+def _check_deletable(selected: Profile, *, resolve: bool) -> tuple[Any, str | None, Any]:
+    """Resolve what deleting the data of ``selected`` needs, before anything is deleted.
+
+    Returns the storage class, the repository backend's name (None: the storage holds no files) and the
+    repository to pass to ``delete_storage``. With ``resolve`` False (``--keep-data``) nothing is resolved
+    and only the names the profile itself gives are returned.
+
+    :raises PluginError: a backend is not installed or cannot be built; the message names ``--keep-data``.
+    """
+    from provstore.plugins import resolve_repository_class, resolve_storage_class
+
+    if not resolve:
+        return None, selected.repository_backend, None
+    try:
+        storage_cls = resolve_storage_class(selected)
+        repository_cls = resolve_repository_class(selected, storage_cls)
+        repository = None
+        if repository_cls is not None and storage_cls.can_delete_storage:
+            repository = storage_cls.repository_for(selected)
+    except ProvstoreError as exc:
+        raise PluginError(
+            f"cannot delete the data of profile {selected.name!r}, nothing was deleted: {exc}; "
+            f"use --keep-data to delete only the profile"
+        ) from None
+    name = (selected.repository_backend or storage_cls.default_repository_backend) if repository_cls else None
+    return storage_cls, name, repository

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pydantic
 from provstore.config import format_validation_error
+from provstore.config.paths import LocalPath
 from provstore.exceptions import ConfigurationError, CorruptStorage, UnreachableStorage, ValidationError
 from provstore.repository.abstract import AbstractRepositoryBackend, validate_key
 from pydantic import BaseModel, ConfigDict, Field
@@ -75,7 +76,7 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
 
         model_config = ConfigDict(extra="forbid")
 
-        filepath: str = Field(description="Folder of the disk-objectstore container (created by initialise).")
+        filepath: LocalPath = Field(description="Folder of the disk-objectstore container (created by initialise).")
         pack_size_target: int = Field(
             default=4 * 1024**3, gt=0, description="Size in bytes at which a pack file is closed and a new one begun."
         )

@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 import pydantic
 import sqlalchemy as sa
+from provstore.config.paths import absolute_path
 from provstore_sql import tables
 from provstore_sql.backend import SqlStorageBackend
 from provstore_sql.dialect import SqlDialect
@@ -155,7 +156,7 @@ class PsqlDosBackend(SqlStorageBackend):
                 raise ValueError("must be a local folder: a path or a file:// URI")
             if not (unquote(parts.path) if parts.scheme else value).strip():
                 raise ValueError("must not be empty")
-            return value
+            return value if parts.scheme else absolute_path(value)
 
         @property
         def repository_folder(self) -> str:

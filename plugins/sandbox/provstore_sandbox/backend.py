@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
+from provstore.config.paths import LocalPath
 from provstore.exceptions import UnreachableStorage, ValidationError
 from provstore.repository.abstract import CHUNK_SIZE, AbstractRepositoryBackend, validate_key
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,7 +36,7 @@ class SandboxRepositoryBackend(AbstractRepositoryBackend):
 
         model_config = ConfigDict(extra="forbid")
 
-        filepath: str | None = Field(
+        filepath: LocalPath | None = Field(
             default=None,
             description="Folder in which the temporary sandbox folder is created (default: the system temp folder).",
         )

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from provstore.config import Profile
+from provstore.config.paths import LocalPath
 from provstore.exceptions import UnreachableStorage
 from provstore_sql.backend import SqlStorageBackend
 from provstore_sql.dialect import SqliteDialect
@@ -135,7 +136,7 @@ class SqliteDosStorage(SqlStorageBackend):
 
         model_config = ConfigDict(extra="forbid")
 
-        filepath: str = Field(
+        filepath: LocalPath = Field(
             description="Folder holding the SQLite database and the disk-objectstore container (created if absent)."
         )
         busy_timeout: float = Field(
@@ -167,9 +168,17 @@ class SqliteDosStorage(SqlStorageBackend):
 
     @classmethod
     def delete_storage(cls, profile: Profile, *, repository: AbstractRepositoryBackend | None = None) -> None:
-        """Delete the database and the container, then the storage folder itself if nothing else is in it."""
-        super().delete_storage(profile, repository=repository)
+        """Delete the database and the container, then the storage folder itself if nothing else is in it.
+
+        A folder that is already gone leaves only the repository to erase (if it lives elsewhere).
+        """
         folder = SqliteDosDialect.folder(profile)
+        repository = repository or cls.repository_for(profile)
+        if not folder.is_dir():
+            if repository.is_initialised:
+                repository.erase()
+            return
+        super().delete_storage(profile, repository=repository)
         (folder / LOCK_FILENAME).unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             folder.rmdir()
