@@ -154,7 +154,7 @@ def test_traversal_arguments_are_validated():
 # ------------------------------------------------------------------------------ the SQL layer covers the core
 def test_sql_tables_have_exactly_the_core_fields():
     """Each entity kind's fields are its table's columns, in order, with the same kind and nullability."""
-    from provstore_sql.query.entities import TABLES
+    from provstore_sql.query.joins import TABLES
     from sqlalchemy import JSON, Boolean, DateTime, Integer, String
 
     sql_kinds = {Integer: FieldKind.INTEGER, String: FieldKind.TEXT, DateTime: FieldKind.DATETIME}
@@ -170,6 +170,6 @@ def test_sql_tables_have_exactly_the_core_fields():
 
 
 def test_sql_joins_cover_every_relationship():
-    from provstore_sql.query.entities import JOINS
+    from provstore_sql.query.joins import JOINS
 
     assert set(JOINS) == set(RELATIONSHIPS)

@@ -178,10 +178,10 @@ def cli(ctx: click.Context, profile_name: str | None) -> None:
 
 def _add_builtin_commands() -> None:
     from provstore.cli.archive import archive
-    from provstore.cli.cmd_plugin import plugin
-    from provstore.cli.cmd_presto import presto
-    from provstore.cli.cmd_profile import profile
-    from provstore.cli.cmd_storage import storage
+    from provstore.cli.plugin import plugin
+    from provstore.cli.presto import presto
+    from provstore.cli.profile import profile
+    from provstore.cli.storage import storage
     from provstore.cli.transfer import transfer
 
     storage.add_command(transfer)

@@ -6,7 +6,9 @@ Nothing here depends on a database.
 """
 
 from provstore.query.builder import EntityQuery, OrderKey, Projection, QueryBuilder, QuerySpec, Traversal
-from provstore.query.entities import (
+from provstore.query.fields import FieldRef, JsonPath
+from provstore.query.filters import OPERATORS, And, Condition, Filter, Not, Or, parse_filters
+from provstore.query.schema import (
     ENTITIES,
     LINK,
     LINK_TYPES,
@@ -16,8 +18,6 @@ from provstore.query.entities import (
     FieldKind,
     FieldSpec,
 )
-from provstore.query.fields import FieldRef, JsonPath
-from provstore.query.filters import OPERATORS, And, Condition, Filter, Not, Or, parse_filters
 
 __all__ = [
     "ENTITIES",

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provstore.exceptions import MultipleObjectsError, NotExistent, ValidationError
-from provstore.query.entities import (
+from provstore.query.fields import INT64, FieldRef, JsonPath, parse_field
+from provstore.query.filters import Filter, parse_filters
+from provstore.query.schema import (
     LINK,
     LINK_RELATIONSHIPS,
     LINK_TYPES,
@@ -31,8 +33,6 @@ from provstore.query.entities import (
     entity_kind,
     related_kind,
 )
-from provstore.query.fields import INT64, FieldRef, JsonPath, parse_field
-from provstore.query.filters import Filter, parse_filters
 
 __all__ = ["EntityQuery", "OrderKey", "Projection", "QueryBuilder", "QuerySpec", "Traversal"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from provstore.exceptions import ValidationError
-from provstore.query.entities import EntityKind, FieldKind, FieldSpec
+from provstore.query.schema import EntityKind, FieldKind, FieldSpec
 
 __all__ = [
     "INT64",

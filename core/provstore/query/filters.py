@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from provstore.exceptions import ValidationError
-from provstore.query.entities import EntityKind, FieldKind
 from provstore.query.fields import (
     FieldRef,
     check_column_value,
@@ -29,6 +28,7 @@ from provstore.query.fields import (
     is_number,
     parse_field,
 )
+from provstore.query.schema import EntityKind, FieldKind
 
 __all__ = [
     "MAX_DEPTH",

@@ -19,8 +19,8 @@ from sqlalchemy import ColumnElement, FromClause, Select, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from provstore_sql.query.dialects import Dialect, dialect_for
-from provstore_sql.query.entities import JOINS, TABLES
 from provstore_sql.query.filters import FilterCompiler
+from provstore_sql.query.joins import JOINS, TABLES
 from provstore_sql.query.traversal import reachable_nodes
 
 __all__ = ["SqlQueryBuilder"]

@@ -18,7 +18,7 @@ from sqlalchemy.sql.expression import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from provstore_sql.query.dialects import Dialect
-from provstore_sql.query.entities import LINK_TABLE
+from provstore_sql.query.joins import LINK_TABLE
 
 __all__ = ["reachable_nodes"]
 

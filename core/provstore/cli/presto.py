@@ -25,7 +25,7 @@ DEFAULT_EMAIL = "presto@localhost"
 )
 def presto(profile_name: str, email: str, if_missing: bool) -> None:
     """Create a default profile on the embedded SQLite backend, stored under the configuration directory."""
-    from provstore.cli.cmd_profile import create_profile
+    from provstore.cli.profile import create_profile
     from provstore.config import (
         Config,
         Profile,
