@@ -1,8 +1,9 @@
 """Fixtures of the interoperability tests: the real aiida-core 2.9.4 and the stores it writes.
 
 aiida-core runs in its own interpreter: ``$PROVSTORE_AIIDA_PYTHON`` if set, else a virtual environment made
-once with ``pip install aiida-core==2.9.4`` and kept in pytest's cache folder (``.pytest_cache``), so later
-sessions reuse it. Each aiida-core process gets a private ``AIIDA_PATH`` and no broker.
+once with ``pip install aiida-core==2.9.4`` and kept in pytest's cache folder (``.pytest_cache``; without the
+cache plugin, ``~/.cache/provstore-tests-aiida-2.9.4``), so later sessions reuse it. Each aiida-core process
+gets a private ``AIIDA_PATH`` and no broker.
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ def aiida_python(request: pytest.FixtureRequest) -> str:
     given = os.environ.get("PROVSTORE_AIIDA_PYTHON")
     if given:
         return given
-    folder = Path(request.config.cache.mkdir(f"aiida-core-{AIIDA_VERSION}"))
+    cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider (as .ci/run runs)
+    if cache is not None:
+        folder = Path(cache.mkdir(f"aiida-core-{AIIDA_VERSION}"))
+    else:
+        cache_home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        folder = cache_home / f"provstore-tests-aiida-{AIIDA_VERSION}"
+        folder.parent.mkdir(parents=True, exist_ok=True)
     python = folder / "bin" / "python"
     marker = folder / "installed"
     if not marker.is_file():

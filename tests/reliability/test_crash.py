@@ -77,12 +77,12 @@ with storage.transaction():
 """
 
 PACK_CHILD = """
-from disk_objectstore.container import Container
+from provstore_diskobjectstore import packer
 
-original = Container._write_data_to_packfile
+original = packer._PackWriter.append
 written = 0
 
-def write_then_signal(self, *args, **kwargs):
+def append_then_signal(self, *args, **kwargs):
     global written
     result = original(self, *args, **kwargs)
     written += 1
@@ -90,10 +90,11 @@ def write_then_signal(self, *args, **kwargs):
         signal_and_hang()
     return result
 
-Container._write_data_to_packfile = write_then_signal
+packer._PackWriter.append = append_then_signal
 storage = resolve_storage_class(profile)(profile)
 storage.maintain(full=True)
 """
+"""Full maintenance killed after provstore's packer (not disk-objectstore's) copied 100 loose objects into a pack."""
 
 REPACK_CHILD = """
 from disk_objectstore import container as module
@@ -241,7 +242,11 @@ def test_kill_during_full_maintenance_repacking(durable_profile, tmp_path):
     """Killed while repacking into the temporary pack, nothing is lost and the next full maintenance completes."""
     storage = reopen(durable_profile)
     contents = _store_kept_nodes(storage, 100)
-    storage.maintain(full=True)  # everything packed: the child's maintenance goes straight to repacking
+    storage.maintain(full=True)  # everything packed
+    repository = storage.get_repository()
+    for index in range(40):  # orphans packed beside the kept objects: the child's maintenance deletes them,
+        repository.put_object_from_filelike(io.BytesIO(f"orphan {index}".encode()))
+    storage.maintain()  # then repacks the pack they leave waste in
     storage.close()
 
     marker = tmp_path / "marker"
