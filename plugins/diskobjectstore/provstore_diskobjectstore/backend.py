@@ -293,11 +293,15 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         self._container = None  # drop the cached configuration of the erased container
 
     def close(self) -> None:
-        """Close the container's database sessions and index connections (if it was ever used)."""
-        if self._container is not None:
-            self._container.close()
+        """Close the index connections, then the container's database sessions (if it was ever used).
+
+        The read-only connections go first: the last connection to close checkpoints the index's WAL and
+        removes its ``-wal``/``-shm`` files, which only disk-objectstore's read-write session can do.
+        """
         if self._reader is not None:
             self._reader.close()
+        if self._container is not None:
+            self._container.close()
         self._reader, self._direct = None, None
 
     # ----------------------------------------------------------------------------- writing

@@ -115,17 +115,30 @@ def read_layout(folder: Path, config: dict[str, Any]) -> Layout | None:
 
 
 def connect_index(path: Path, *, write: bool = False) -> sqlite3.Connection:
-    """Open the pack index: read-only unless ``write``; autocommit, so that every query reads the latest commit.
+    """Open the pack index, refusing writes unless ``write``; autocommit, so that every query reads the latest commit.
 
     (An open read transaction would keep reading an old snapshot of the index, as disk-objectstore's sessions do.)
+    A reading connection is opened read-write with ``query_only`` where the file allows it: it reads as a
+    read-only one would, but when it is the last to close it checkpoints the WAL and removes the ``-wal`` and
+    ``-shm`` files, as disk-objectstore's own sessions do (a read-only connection would leave them behind).
 
     :raises sqlite3.OperationalError: if the index does not exist.
     """
-    mode = "rw" if write else "ro"
-    return sqlite3.connect(
-        f"file:{urllib.parse.quote(str(path))}?mode={mode}",
-        uri=True,
-        isolation_level=None,
-        check_same_thread=False,
-        timeout=60,
-    )
+
+    def connect(mode: str) -> sqlite3.Connection:
+        return sqlite3.connect(
+            f"file:{urllib.parse.quote(str(path))}?mode={mode}",
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=60,
+        )
+
+    if write:
+        return connect("rw")
+    try:
+        connection = connect("rw")
+    except sqlite3.OperationalError:
+        return connect("ro")  # a read-only file or disk
+    connection.execute("PRAGMA query_only = ON")
+    return connection

@@ -237,14 +237,17 @@ class ContainerReader:
         local = self._local
         connection = getattr(local, "connection", None)
         if connection is None or local.pid != os.getpid():
-            try:
-                connection = connect_index(self.layout.index_path)
-            except sqlite3.OperationalError:
-                raise CorruptStorage(f"the pack index {self.layout.index_path} cannot be opened") from None
+            connection = self._connect()
             local.connection, local.pid = connection, os.getpid()
             with self._lock:
                 self._connections.append(connection)
         return connection
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            return connect_index(self.layout.index_path)
+        except sqlite3.OperationalError:
+            raise CorruptStorage(f"the pack index {self.layout.index_path} cannot be opened") from None
 
     def close(self) -> None:
         """Close the index connections of every thread."""
