@@ -242,9 +242,14 @@ class SqlMigrator:
         try:
             with self._transaction():
                 command.upgrade(self.alembic_config(self.connection), "head")
-        except AlembicCommandError as exc:
+        except (AlembicCommandError, ValueError) as exc:  # a revision script refusing the data raises ValueError
             name = self.profile_name
             raise StorageMigrationError(f"migrating the storage of profile {name!r} failed: {exc}") from exc
+        except sa_exc.DBAPIError as exc:
+            name = self.profile_name
+            raise StorageMigrationError(
+                f"migrating the storage of profile {name!r} failed, nothing changed: {_first_line(exc.orig)}"
+            ) from exc
 
     def drop_all(self) -> None:
         """Drop every provstore table and the version table."""

@@ -4,7 +4,7 @@ Everything that reads or writes rows without entities (opening a storage, querie
 migrations) uses these tables; :mod:`provstore_sql.models` maps the ORM classes of the entity API onto them.
 Importing this module does not import ``sqlalchemy.orm`` (about 55 ms with the declarative class building).
 
-JSON columns are JSONB on PostgreSQL and JSON on SQLite; foreign keys are deferrable on PostgreSQL.
+JSON columns are JSONB on PostgreSQL and JSON on SQLite, uuid columns ``uuid`` and ``varchar(36)``; foreign keys are deferrable on PostgreSQL.
 PostgreSQL-only indexes (LIKE-prefix ``varchar_pattern_ops``, GIN on JSONB) are declared with ``ddl_if`` so
 the same metadata serves both dialects. Nothing here imports the PostgreSQL dialect package (45 ms): JSONB
 resolves when a PostgreSQL engine uses it, and the indexes' ``postgresql_*`` options are attached by
@@ -38,6 +38,7 @@ from sqlalchemy.types import TypeEngine
 __all__ = [
     "JsonType",
     "UtcDateTime",
+    "UuidType",
     "authinfos",
     "comments",
     "computers",
@@ -71,6 +72,41 @@ class _PostgresJsonb(TypeDecorator[Any]):
 
 JsonType = JSON().with_variant(_PostgresJsonb(), "postgresql")
 """JSON column type: JSONB on PostgreSQL, JSON (text) on SQLite."""
+
+
+class UuidType(TypeDecorator[str]):
+    """A uuid as a lowercase ``str``: the native ``uuid`` type on PostgreSQL (as aiida-core), ``varchar(36)`` elsewhere.
+
+    Values are bound as text (``uuid.UUID`` objects are accepted) and always read back as lowercase ``str``,
+    whatever the driver returns (psycopg2 gives ``uuid.UUID`` once SQLAlchemy registered its converter).
+    """
+
+    impl = String(36)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import UUID
+
+            return dialect.type_descriptor(UUID(as_uuid=False))
+        return dialect.type_descriptor(String(36))
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, uuid_module.UUID):
+            return str(value)
+        if isinstance(value, str):
+            return value.lower()
+        raise TypeError(f"expected a uuid string, got {type(value).__name__}")
+
+    def process_result_value(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else str(value).lower()
+
+    @property
+    def python_type(self) -> type[str]:
+        return str
+
 
 NAMING_CONVENTION = {
     "pk": "%(table_name)s_pkey",
@@ -137,7 +173,7 @@ def _json(name: str, nullable: bool = False) -> Column[Any]:
 
 
 def _uuid_column() -> Column[str]:
-    return _column("uuid", String(36), unique=True, default=_uuid)
+    return _column("uuid", UuidType(), unique=True, default=_uuid)
 
 
 def _timestamp(name: str, index: bool | None = None) -> Column[datetime.datetime]:
