@@ -116,3 +116,22 @@ def test_psql_dos_names_an_aiida_store(aiida_psql_store):
         open_storage(profile)
     with pytest.raises(IncompatibleStorageSchema, match="aiida-core store"):
         get_plugin_manager().get_storage_backend("core.psql_dos").version_profile(profile)
+
+
+def test_storage_version_of_an_older_aiida_store_says_how_to_bring_it_in(aiida_folder, isolated_config_dir):
+    with sqlite3.connect(aiida_folder / "database.sqlite") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = 'main_0001'")
+    connection.close()
+    before = files(aiida_folder)
+    profile = Profile(
+        "old", {"storage": {"backend": "core.aiida_sqlite_dos", "config": {"filepath": str(aiida_folder)}}}
+    )
+    with Config.edit() as config:
+        config.add_profile(profile)
+    result = CliRunner().invoke(cli, ["-p", "old", "storage", "version"])
+    assert result.exit_code == 0, result.output
+    assert "storage schema version: main_0001" in result.output
+    assert "provstore storage migrate" not in result.output
+    assert "provstore storage transfer --from old" in result.output
+    assert "`verdi storage migrate` with aiida-core 2.9 then `provstore storage adopt -p old`" in result.output
+    assert files(aiida_folder) == before

@@ -50,7 +50,10 @@ def version(state: CliState) -> None:
     click.echo(f"code schema version:    {head}")
     click.echo(f"storage schema version: {current if current is not None else 'not initialised'}")
     if current is not None and current != head:
-        click.echo("The storage needs migrating: run 'provstore storage migrate'.")
+        advice = getattr(storage_cls, "version_advice", None)  # e.g. stores read in place, which never migrate
+        click.echo(
+            advice(selected, current) if advice else "The storage needs migrating: run 'provstore storage migrate'."
+        )
 
 
 @storage.command()

@@ -154,6 +154,17 @@ class AiidaArchiveStorage(_ReadOnlyAiidaStorage):
         return ARCHIVE_VERSIONS[-1]
 
     @classmethod
+    def version_advice(cls, profile: Profile, version: str) -> str:
+        """Return the line ``provstore storage version`` prints when the archive's version is not the one read here."""
+        if version in ARCHIVE_VERSIONS:
+            path = _archive_path(profile)
+            return f"This archive is read in place as it is; to bring it in: `provstore archive import {path}`."
+        return (
+            f"This archive has version {version}: bring it to {ARCHIVE_VERSIONS[-1]} with aiida-core 2.9 "
+            "(`verdi archive migrate`), then `provstore archive import` it."
+        )
+
+    @classmethod
     def version_profile(cls, profile: Profile) -> str | None:
         """Return the archive's ``export_version``, or None if there is no file."""
         path = _archive_path(profile)

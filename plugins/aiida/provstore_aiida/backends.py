@@ -22,6 +22,7 @@ from provstore.storage.entity_types import EntityTypes
 from provstore_sql.backend import SqlStorageBackend
 from provstore_sql.dialect import SqlDialect, SqliteDialect
 from provstore_sql.engine import JSON_ENGINE_KWARGS, configure_sqlite_engine
+from provstore_sql.foreign import AIIDA_READABLE_REVISIONS
 from provstore_sql.migrator import SqlMigrator
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from sqlalchemy import Engine, create_engine, event
@@ -175,6 +176,25 @@ class _ReadOnlyAiidaStorage(SqlStorageBackend):
                 return read_revision(migrator.connection)
         finally:
             engine.dispose()
+
+    @classmethod
+    def version_advice(cls, profile: Profile, version: str) -> str:
+        """Return the line ``provstore storage version`` prints when ``version`` is not :meth:`version_head`.
+
+        A store read in place is never migrated by provstore: the line says how to bring it in instead.
+        """
+        transfer = f"`provstore storage transfer --from {profile.name} --to <a provstore profile>`"
+        if version in AIIDA_READABLE_REVISIONS:
+            adopt = (
+                f"`provstore storage adopt -p {profile.name}`"
+                if version == AIIDA_HEAD
+                else f"`verdi storage migrate` with aiida-core 2.9 then `provstore storage adopt -p {profile.name}`"
+            )
+            return f"This aiida-core store is read in place as it is; to bring it in: {transfer}, or {adopt}."
+        return (
+            "This is not an aiida-core 2.x store read here: migrate it with aiida-core 2.9 (`verdi storage migrate`), "
+            f"then bring it in with {transfer}."
+        )
 
     @classmethod
     def initialise(

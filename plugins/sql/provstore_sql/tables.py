@@ -4,7 +4,8 @@ Everything that reads or writes rows without entities (opening a storage, querie
 migrations) uses these tables; :mod:`provstore_sql.models` maps the ORM classes of the entity API onto them.
 Importing this module does not import ``sqlalchemy.orm`` (about 55 ms with the declarative class building).
 
-JSON columns are JSONB on PostgreSQL and JSON on SQLite, uuid columns ``uuid`` and ``varchar(36)``; foreign keys are deferrable on PostgreSQL.
+JSON columns are JSONB on PostgreSQL and JSON on SQLite, uuid columns ``uuid`` and ``varchar(36)``; foreign
+keys are deferrable on PostgreSQL.
 PostgreSQL-only indexes (LIKE-prefix ``varchar_pattern_ops``, GIN on JSONB) are declared with ``ddl_if`` so
 the same metadata serves both dialects. Nothing here imports the PostgreSQL dialect package (45 ms): JSONB
 resolves when a PostgreSQL engine uses it, and the indexes' ``postgresql_*`` options are attached by

@@ -45,7 +45,7 @@ def _rows(profile) -> dict[str, list[tuple[Any, ...]]]:
             return {
                 name: [
                     tuple(map(str, row))
-                    for row in connection.exec_driver_sql(f"SELECT * FROM {name} ORDER BY id").all()  # noqa: S608
+                    for row in connection.exec_driver_sql(f"SELECT * FROM {name} ORDER BY id").all()
                 ]
                 for name in tables.metadata.tables
             }
