@@ -94,7 +94,12 @@ def test_psql_dos_store_reads_in_place_and_transfers(aiida_psql_store, tmp_path,
     profile = Profile("aiida_pg", {"storage": {"backend": "core.aiida_psql_dos", "config": aiida_psql_store["config"]}})
     before = tree_digest(aiida_psql_store["repository"])
     with open_storage(profile) as source:
-        assert isinstance(source.query().append("node", project="uuid").first()[0], str)
+        first = source.query().append("node", project="uuid").first()[0]
+        assert isinstance(first, str)
+        for operator, pattern in (("like", first[:8] + "%"), ("ilike", first[:8].upper() + "%")):
+            found = source.query().append("node", filters={"uuid": {operator: pattern}}, project="uuid").all()
+            assert [first] in [list(row) for row in found], operator
+        assert source.nodes.get(uuid=first).uuid == first
         assert snapshot(source) == aiida_psql_store["snapshot"]
         with pytest.raises(sa_exc.InternalError, match="read-only transaction"):
             with source.transaction() as session:

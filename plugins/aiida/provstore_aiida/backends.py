@@ -4,8 +4,8 @@
 aiida-core's tables have provstore's names and columns (``SCHEMA.md``), so the SQL layer of provstore-sql
 reads them as they are; what differs is how they are opened. The SQLite file is opened with ``mode=ro``
 and ``query_only``, PostgreSQL sessions with ``default_transaction_read_only``, and no profile lock file,
-journal mode, setting or table is ever written. PostgreSQL's native ``uuid`` columns come back as ``str``
-(the driver's uuid conversion is off). Every writing method raises :class:`ReadOnlyStorage`.
+journal mode, setting or table is ever written. PostgreSQL's native ``uuid`` columns are provstore's own
+column type there too, read back as ``str``. Every writing method raises :class:`ReadOnlyStorage`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from provstore_sql.engine import JSON_ENGINE_KWARGS, configure_sqlite_engine
 from provstore_sql.foreign import AIIDA_READABLE_REVISIONS
 from provstore_sql.migrator import SqlMigrator
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
@@ -110,12 +110,12 @@ class AiidaSqliteDosDialect(_ReadOnlySchema, SqliteDialect):
 
 
 class AiidaPsqlDosDialect(_ReadOnlySchema, SqlDialect):
-    """aiida-core's PostgreSQL database, every session read-only, uuids as ``str``."""
+    """aiida-core's PostgreSQL database, every session read-only."""
 
     backend_name = "core.aiida_psql_dos"
 
     def create_engine(self, profile: Profile, create: bool = False) -> Engine:
-        """Return an engine whose sessions are read-only (``default_transaction_read_only``), uuids as ``str``."""
+        """Return an engine whose sessions are read-only (``default_transaction_read_only``)."""
         if create:
             raise ReadOnlyStorage(f"profile {profile.name!r}: {self.backend_name} does not create stores")
         config = AiidaPsqlDosStorage.validated_config(profile)
@@ -128,11 +128,7 @@ class AiidaPsqlDosDialect(_ReadOnlySchema, SqlDialect):
             port=config.database_port,
             database=config.database_name,
         )
-        engine = create_engine(
-            url, connect_args={"options": "-c default_transaction_read_only=on"}, **JSON_ENGINE_KWARGS
-        )
-        event.listen(engine, "connect", _uuids_as_text)
-        return engine
+        return create_engine(url, connect_args={"options": "-c default_transaction_read_only=on"}, **JSON_ENGINE_KWARGS)
 
     def database_info(self, engine: Engine, profile: Profile) -> dict[str, Any]:
         """Return the server and database name (never the password)."""
@@ -144,15 +140,6 @@ class AiidaPsqlDosDialect(_ReadOnlySchema, SqlDialect):
             "database": config.database_name,
             "read_only": True,
         }
-
-
-def _uuids_as_text(dbapi_connection: Any, _record: Any) -> None:
-    """Read ``uuid`` columns as ``str`` on this connection (SQLAlchemy's psycopg2 dialect makes them ``UUID``)."""
-    import psycopg2.extensions as extensions
-
-    text_uuid = extensions.new_type((2950,), "PROVSTORE_UUID", lambda value, _cursor: value)
-    extensions.register_type(text_uuid, dbapi_connection)
-    extensions.register_type(extensions.new_array_type((2951,), "PROVSTORE_UUID_ARRAY", text_uuid), dbapi_connection)
 
 
 class _ReadOnlyAiidaStorage(SqlStorageBackend):

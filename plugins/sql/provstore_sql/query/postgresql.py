@@ -32,6 +32,7 @@ from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
 
 from provstore_sql.engine import json_dumps
 from provstore_sql.query.dialects import _COMPARATORS, Dialect
+from provstore_sql.tables import UuidType
 
 __all__ = ["PostgresDialect"]
 
@@ -88,6 +89,8 @@ class PostgresDialect(Dialect):
         return _COMPARATORS[op](column.collate("C") if isinstance(value, str) else column, value)
 
     def like(self, expression: ColumnElement[Any], pattern: str, insensitive: bool) -> ColumnElement[bool]:
+        if isinstance(expression.type, UuidType):  # native uuid: LIKE needs its text
+            expression = cast(expression, String)
         if insensitive:  # lower() under the C collation folds ASCII only, like SQLite's lower()
             return func.lower(expression.collate("C")).like(func.lower(literal(pattern, String).collate("C")))
         return expression.like(literal(pattern, String))
