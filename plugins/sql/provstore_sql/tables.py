@@ -41,6 +41,7 @@ __all__ = [
     "UtcDateTime",
     "UuidType",
     "authinfos",
+    "canonical_uuid",
     "comments",
     "computers",
     "group_nodes",
@@ -73,6 +74,18 @@ class _PostgresJsonb(TypeDecorator[Any]):
 
 JsonType = JSON().with_variant(_PostgresJsonb(), "postgresql")
 """JSON column type: JSONB on PostgreSQL, JSON (text) on SQLite."""
+
+
+def canonical_uuid(value: Any) -> str | None:
+    """Return ``value`` as a lowercase dashed uuid string, or None if it is no uuid (so it matches nothing)."""
+    if isinstance(value, uuid_module.UUID):
+        return str(value)
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(uuid_module.UUID(value))
+    except ValueError:
+        return None
 
 
 class UuidType(TypeDecorator[str]):

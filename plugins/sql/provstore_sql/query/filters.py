@@ -14,6 +14,7 @@ from provstore.query.filters import And, Condition, Filter, Not, Or
 from sqlalchemy import ColumnElement, FromClause, and_, false, not_
 
 from provstore_sql.query.dialects import Dialect, all_of, any_of
+from provstore_sql.tables import UuidType, canonical_uuid
 
 __all__ = ["FilterCompiler"]
 
@@ -67,6 +68,10 @@ class FilterCompiler:
             return self.dialect.json_eq(self._column(field), field.path or (), operand)
         if operand is None:
             return self._column(field).is_(None)
+        if isinstance(self._column(field).type, UuidType):  # a value that is no uuid matches nothing
+            operand = canonical_uuid(operand)
+            if operand is None:
+                return false()
         return self._guard(field, self._column(field) == operand)
 
     def _in(self, field: FieldRef, values: tuple[Any, ...]) -> ColumnElement[bool]:

@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
 
 from provstore_sql.engine import json_dumps
 from provstore_sql.query.dialects import _COMPARATORS, Dialect
-from provstore_sql.tables import UuidType
+from provstore_sql.tables import UuidType, canonical_uuid
 
 __all__ = ["PostgresDialect"]
 
@@ -86,6 +86,8 @@ class PostgresDialect(Dialect):
     name = "postgresql"
 
     def compare(self, column: ColumnElement[Any], op: str, value: Any) -> ColumnElement[bool]:
+        if isinstance(column.type, UuidType):  # native uuid: compare its text, as SQLite does
+            column = cast(column, String)
         return _COMPARATORS[op](column.collate("C") if isinstance(value, str) else column, value)
 
     def like(self, expression: ColumnElement[Any], pattern: str, insensitive: bool) -> ColumnElement[bool]:
@@ -98,10 +100,16 @@ class PostgresDialect(Dialect):
     def in_values(self, column: ColumnElement[Any], values: list[Any]) -> ColumnElement[bool]:
         # one array literal '{...}' cast to the column's array type: parsed as one string, 2x to 4x faster than
         # ARRAY[...] of bound values, and a constant, so that = ANY() is hashed for long lists
+        if isinstance(column.type, UuidType):  # a value that is no uuid matches nothing (and must not be parsed)
+            values = [value for value in map(canonical_uuid, values) if value is not None]
+            if not values:
+                return false()
         array = "{" + ",".join(_array_element(value) for value in values) + "}"
         return column == any_(cast(literal(array, String), ARRAY(column.type)))
 
     def text_order_key(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        if isinstance(column.type, UuidType):  # uuid order is the order of its lowercase text already
+            return column
         return column.collate("C")
 
     def json_value(self, doc: ColumnElement[Any], path: JsonPath) -> ColumnElement[Any]:
