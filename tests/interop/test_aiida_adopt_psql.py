@@ -13,7 +13,7 @@ from conftest import tree_digest
 from provstore import open_storage
 from provstore.cli.root import cli
 from provstore.config import Config, Profile
-from provstore.exceptions import LockedProfileError
+from provstore.exceptions import IncompatibleStorageSchema, LockedProfileError
 from provstore.plugins import resolve_storage_class
 from provstore.storage import EntityTypes
 from provstore_aiida import adopt_psql
@@ -141,3 +141,33 @@ def test_a_failure_on_the_way_changes_nothing(aiida_profile, aiida_psql_store, p
     assert database_state(pg_cluster, dbname) == before
     with open_storage(aiida_profile) as storage:  # still the aiida-core store, read in place
         assert snapshot(storage) == aiida_psql_store["snapshot"]
+
+
+def test_dangling_references_are_refused_and_nothing_changes(aiida_profile, aiida_psql_store, pg_cluster):
+    dbname = aiida_psql_store["config"]["database_name"]
+    constraint = pg_cluster.execute(
+        "SELECT conname FROM pg_constraint WHERE conrelid = 'db_dblink'::regclass AND contype = 'f' "
+        "AND pg_get_constraintdef(oid) LIKE 'FOREIGN KEY (input_id)%'",
+        dbname=dbname,
+    )[0][0]
+    pg_cluster.execute(f'ALTER TABLE db_dblink DROP CONSTRAINT "{constraint}"', dbname=dbname)
+    pg_cluster.execute(
+        "INSERT INTO db_dblink (input_id, output_id, label, type) "
+        "SELECT 999999, min(id), 'dangling', 'create' FROM db_dbnode",
+        dbname=dbname,
+    )
+    before = database_state(pg_cluster, dbname)
+    result = CliRunner().invoke(cli, ["-p", "lab", "storage", "adopt"])
+    assert result.exit_code == 1, result.output
+    assert "failed, nothing changed" in result.output and "Traceback" not in result.output
+    assert database_state(pg_cluster, dbname) == before
+    assert Config.load().get_profile("lab").storage_backend == "core.aiida_psql_dos"
+
+
+def test_a_table_aiida_core_has_not_is_refused(aiida_profile, aiida_psql_store, pg_cluster):
+    dbname = aiida_psql_store["config"]["database_name"]
+    pg_cluster.execute("CREATE TABLE my_notes (id serial PRIMARY KEY)", dbname=dbname)
+    before = database_state(pg_cluster, dbname)
+    with pytest.raises(IncompatibleStorageSchema, match=r"holds tables aiida-core 2\.9 has not: my_notes"):
+        adopt_psql.adopt_psql_dos(aiida_psql_store["config"], "lab", dry_run=True)
+    assert database_state(pg_cluster, dbname) == before

@@ -173,6 +173,8 @@ def adopt_psql_dos(config: dict[str, Any], profile_name: str, *, dry_run: bool =
         return plan
     except sa_exc.OperationalError as exc:
         raise UnreachableStorage(f"cannot connect to database {name}: {_first_line(exc.orig)}") from exc
+    except sa_exc.DBAPIError as exc:  # e.g. the role may not create schemas: rolled back
+        raise StorageError(f"adopting {name} failed, nothing changed: {_first_line(exc.orig)}") from exc
     finally:
         engine.dispose()
 
