@@ -180,3 +180,40 @@ def test_invalid_configuration_is_one_clear_error(backend, config, message):
         with pytest.raises(ConfigurationError, match=message) as info:
             action(profile)
         assert "\n" not in str(info.value)
+
+
+def test_store_at_the_previous_head_migrates_and_keeps_every_row(initialised):
+    from alembic import command
+    from provstore.testing.dataset import populate
+    from provstore_sql import tables
+
+    cls = resolve_storage_class(initialised)
+    with cls(initialised) as storage:
+        populate(storage)
+    engine = cls.dialect.create_engine(initialised)
+    try:
+        with SqlMigrator.connect(engine, initialised.name) as migrator, migrator.connection.begin():
+            command.downgrade(SqlMigrator.alembic_config(migrator.connection), "d081430ab8df")
+    finally:
+        engine.dispose()
+    assert cls.version_profile(initialised) == "d081430ab8df"
+
+    def dump() -> dict[str, list[tuple]]:
+        engine = sa.create_engine(f"sqlite:///{_database(initialised)}")
+        try:
+            with engine.connect() as connection:
+                return {
+                    name: connection.exec_driver_sql(f'SELECT * FROM "{name}" ORDER BY id').all()
+                    for name in tables.metadata.tables
+                }
+        finally:
+            engine.dispose()
+
+    before = dump()
+    assert sum(map(len, before.values())) > 20
+    cls.migrate(initialised)
+    assert cls.version_profile(initialised) == cls.version_head()
+    assert dump() == before
+    with cls(initialised) as storage:
+        uuids = storage.query().append("node", project="uuid").all(flat=True)
+        assert uuids and {type(value) for value in uuids} == {str}
