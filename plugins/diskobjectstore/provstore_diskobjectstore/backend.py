@@ -45,7 +45,7 @@ from provstore.repository.abstract import AbstractRepositoryBackend, validate_ke
 from pydantic import BaseModel, ConfigDict, Field
 
 from provstore_diskobjectstore import packer
-from provstore_diskobjectstore.layout import Layout, read_layout
+from provstore_diskobjectstore.layout import Layout, immutable_index_open, read_layout
 from provstore_diskobjectstore.loose import write_loose_object
 from provstore_diskobjectstore.progress import Progress
 from provstore_diskobjectstore.reader import ContainerReader
@@ -69,8 +69,12 @@ _PACKING_HEADROOM = 1 << 20
 """Free bytes that packing keeps in hand beyond the size of what it packs (index pages, pack file ends)."""
 
 
-def _is_disk_full(error: BaseException) -> bool:
-    """Return whether ``error`` (OS, SQLite or SQLAlchemy error of the pack index) says the disk is full."""
+def _is_disk_full(error: BaseException, folder: Path) -> bool:
+    """Return whether ``error`` (OS, SQLite or SQLAlchemy error of the pack index) says the disk is full.
+
+    SQLite reports a shared-memory index it cannot allocate as ``disk I/O error``: that counts when the
+    container's ``folder`` has (almost) no space left.
+    """
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:  # SQLAlchemy wraps the driver's error
@@ -79,6 +83,9 @@ def _is_disk_full(error: BaseException) -> bool:
             return True
         if isinstance(current, sqlite3.Error) and "database or disk is full" in str(current):
             return True
+        if isinstance(current, sqlite3.Error) and "disk I/O error" in str(current):
+            with contextlib.suppress(OSError):
+                return shutil.disk_usage(folder).free < _PACKING_HEADROOM
         current = getattr(current, "orig", None) or current.__cause__
     return False
 
@@ -348,7 +355,7 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         except StorageFull:
             raise
         except Exception as exc:
-            if _is_disk_full(exc):
+            if _is_disk_full(exc, self._filepath):
                 raise self._storage_full(what) from exc
             raise
 
@@ -377,7 +384,10 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
             self._pack_writer_lock(),
             self._open() as container,
         ):
-            return container.add_streamed_objects_to_pack(handles, compress=self._compression)
+            keys = container.add_streamed_objects_to_pack(handles, compress=self._compression)
+        if self._reader is not None and immutable_index_open():
+            self._reader.close()  # it read the index of a full disk as immutable: let it see the new objects
+        return keys
 
     # ----------------------------------------------------------------------------- reading
     def _partition_keys(self, keys: list[str]) -> list[str]:
@@ -401,8 +411,8 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         return [key in existing for key in keys]
 
     def list_objects(self) -> Iterable[str]:
-        """Yield the keys of all objects, packed first, then loose."""
-        with self._open() as container:
+        """Yield the keys of all objects, packed first, then loose (:class:`StorageFull` if its disk is too full)."""
+        with self._full_disk_is_storage_full("listing the objects"), self._open() as container:
             yield from container.list_all_objects()
 
     def _valid_key(self, key: str) -> str:
