@@ -237,3 +237,62 @@ def test_cli_on_a_full_disk(profile: Profile, disk: SmallDisk, tmp_path: Path) -
     lines = maintain.stderr.strip().splitlines()
     assert len(lines) <= 2  # the notice that the store was opened on a full disk, and the error
     assert lines[-1].startswith("Error: ") and "is full" in lines[-1] and str(disk.root) in lines[-1]
+
+
+def _fill_store(storage: Any, nodes: int) -> dict[int, bytes]:
+    contents: dict[int, bytes] = {}
+    for i in range(nodes):
+        node = storage.nodes.create(node_type=DATA, label=f"src-{i}", attributes={"i": i})
+        content = os.urandom(300_000)
+        node.put_object_from_bytes(content, "f.bin")
+        node.store()
+        contents[node.pk] = content
+    return contents
+
+
+def test_archive_and_transfer_out_of_a_full_store_and_into_one(disk: SmallDisk, tmp_path: Path) -> None:
+    """A full store archives and transfers to another disk; importing into a full store fails whole, then succeeds."""
+    from provstore.archive import create_archive, import_archive
+    from provstore.transfer.engine import transfer_storage
+
+    source_profile = make_profile("core.sqlite_dos", disk.root / "source", busy_timeout=5)
+    target_profile = make_profile("core.sqlite_dos", disk.root / "target", busy_timeout=5)
+    for profile in (source_profile, target_profile):
+        resolve_storage_class(profile).initialise(profile)
+    source = _open(source_profile)
+    contents = _fill_store(source, 8)
+    source.close()
+    disk.fill()
+    source = _open(source_profile)
+    try:
+        archive = tmp_path / "out.zip"  # another disk
+        create_archive(source, archive)
+        copy_profile = make_profile("core.sqlite_dos", tmp_path / "copy")
+        resolve_storage_class(copy_profile).initialise(copy_profile)
+        copy = _open(copy_profile)
+        try:
+            transfer_storage(source, copy)
+            assert copy.nodes.count() == len(contents)
+        finally:
+            copy.close()
+    finally:
+        source.close()
+    target = _open(target_profile)
+    try:
+        with pytest.raises(StorageFull):
+            import_archive(archive, target)
+        assert target.nodes.count() == 0  # no row of the failed import
+        copy = _open(copy_profile)
+        try:
+            with pytest.raises(StorageFull):
+                transfer_storage(copy, target)
+        finally:
+            copy.close()
+        assert target.nodes.count() == 0
+        disk.free()
+        import_archive(archive, target)
+        pks = [pk for (pk,) in target.query().append("node", project=["id"]).all()]
+        imported = sorted(target.nodes.get(pk).get_object_content("f.bin") for pk in pks)
+        assert imported == sorted(contents.values())
+    finally:
+        target.close()

@@ -411,9 +411,24 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         return [key in existing for key in keys]
 
     def list_objects(self) -> Iterable[str]:
-        """Yield the keys of all objects, packed first, then loose (:class:`StorageFull` if its disk is too full)."""
+        """Yield the keys of all objects, packed first, then loose.
+
+        On a (nearly) full disk, where disk-objectstore cannot open its index, a container of a pinned format is
+        listed from its files and its index read directly.
+        """
+        layout = self._layout()
+        if layout is not None and self._free_bytes() < _PACKING_HEADROOM:
+            yield from packer.list_objects(layout)
+            return
         with self._full_disk_is_storage_full("listing the objects"), self._open() as container:
             yield from container.list_all_objects()
+
+    def _free_bytes(self) -> int:
+        """Return the bytes free on the container's disk (a large number if that cannot be asked)."""
+        try:
+            return shutil.disk_usage(self._filepath).free
+        except OSError:
+            return 1 << 62
 
     def _valid_key(self, key: str) -> str:
         """Return ``key`` if it can name an object; raise ``ValidationError`` for an unsafe key, else not found."""
