@@ -65,6 +65,7 @@ _REPACK_PACK_ID = -1
 """The pack id disk-objectstore gives the temporary pack a repack copies into."""
 _CONFIG_FILE = "config.json"
 _SUBFOLDERS = ("packs", "loose", "duplicates", "sandbox")
+"""Sub-folders that, with a readable config.json, make a folder an initialised container (as in disk-objectstore)."""
 _PACKING_HEADROOM = 1 << 20
 """Free bytes that packing keeps in hand beyond the size of what it packs (index pages, pack file ends)."""
 
@@ -88,9 +89,6 @@ def _is_disk_full(error: BaseException, folder: Path) -> bool:
                 return shutil.disk_usage(folder).free < _PACKING_HEADROOM
         current = getattr(current, "orig", None) or current.__cause__
     return False
-
-
-"""Sub-folders that, with a readable config.json, make a folder an initialised container (as in disk-objectstore)."""
 
 
 def _disk_objectstore() -> ModuleType:
@@ -134,6 +132,8 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         self._container: Container | None = None  # created on first use: see _disk_objectstore
         self._reader: ContainerReader | None = None  # prepared on first read: see _prepare_reader
         self._direct: bool | None = None  # whether the container's format is one read directly (layout.py)
+        self.profile_name: str | None = None
+        """The profile whose files this repository holds, named in error messages (set by the storage)."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} folder={str(self._filepath)!r} uuid={self.uuid!r}>"
@@ -340,8 +340,9 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
     def _storage_full(self, what: str, needed: int | None = None) -> StorageFull:
         """Return the one-line error of a write that found the repository's disk full."""
         need = f" ({needed:,} bytes more needed)" if needed else ""
+        owner = f"profile {self.profile_name!r}: " if self.profile_name else ""
         return StorageFull(
-            f"the disk holding the repository {self._filepath} is full{need}: {what} was not done "
+            f"{owner}the disk holding the repository {self._filepath} is full{need}: {what} was not done "
             "(nothing of it is kept); free some space and run it again",
             path=str(self._filepath),
             needed=needed,
