@@ -297,3 +297,35 @@ def test_archive_and_transfer_out_of_a_full_store_and_into_one(disk: SmallDisk, 
         assert imported == sorted(contents.values())
     finally:
         target.close()
+
+
+def test_migration_on_a_full_disk(profile: Profile, disk: SmallDisk) -> None:
+    """A migration that cannot write raises StorageFull and leaves the old version; it succeeds once space is freed."""
+    import sqlite3
+
+    cls = resolve_storage_class(profile)
+    storage = _open(profile)
+    storage.bulk_insert(EntityTypes.NODE, _rows(storage, 20, "old"), allow_defaults=True)
+    storage.close()
+    from provstore_sql.migrator import SqlMigrator
+
+    older = SqlMigrator.versions()[0]  # the oldest revision
+    assert older != cls.version_head()
+    database = _database_files(profile) / "database.sqlite"
+    connection = sqlite3.connect(database)
+    with connection:
+        connection.execute("UPDATE alembic_version SET version_num = ?", (older,))
+    connection.close()
+    disk.fill()
+    with pytest.raises(StorageFull) as info:
+        cls.migrate(profile)
+    _check_full_error(info.value, profile)
+    assert cls.version_profile(profile) == older
+    disk.free()
+    cls.migrate(profile)
+    assert cls.version_profile(profile) == cls.version_head()
+    storage = _open(profile)
+    try:
+        assert len(_labels(storage)) == 20
+    finally:
+        storage.close()
