@@ -329,3 +329,44 @@ def test_migration_on_a_full_disk(profile: Profile, disk: SmallDisk) -> None:
         assert len(_labels(storage)) == 20
     finally:
         storage.close()
+
+
+_READER = """
+import json, logging, sys
+from provstore.config import Profile
+from provstore.plugins import resolve_storage_class
+logging.basicConfig(level=logging.WARNING, format="%(message)s")
+profile = Profile(sys.argv[1], json.loads(sys.argv[2]))
+with resolve_storage_class(profile)(profile) as storage:
+    labels = {label for (label,) in storage.query().append("node", project=["label"]).all()}
+    print(json.dumps({"nodes": len(labels), "info": storage.get_info()["entities"]["nodes"]}))
+"""
+
+
+@pytest.mark.slow
+def test_a_read_only_database_file_opens_read_only(profile: Profile) -> None:
+    """A store whose files may only be read (root without CAP_DAC_OVERRIDE) opens read-only with one notice."""
+    import json
+    import shutil
+
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("needs root and setpriv, to read the store without the right to override file permissions")
+    storage = _open(profile)
+    storage.bulk_insert(EntityTypes.NODE, _rows(storage, 7, "ro"), allow_defaults=True)
+    storage.close()
+    for folder, _dirs, files in os.walk(_database_files(profile)):
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o444)
+    no_override = "-dac_override,-dac_read_search"
+    without_override = [setpriv, f"--inh-caps={no_override}", f"--bounding-set={no_override}"]
+    child = subprocess.run(
+        [*without_override, sys.executable, "-c", _READER, profile.name, json.dumps(profile.dictionary)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == 0, child.stderr
+    assert json.loads(child.stdout.strip().splitlines()[-1]) == {"nodes": 7, "info": 7}
+    notices = [line for line in child.stderr.splitlines() if "read-only" in line]
+    assert len(notices) == 1, child.stderr
