@@ -20,6 +20,7 @@ __all__ = [
     "ProvstoreError",
     "QueryError",
     "StorageError",
+    "StorageFull",
     "StorageMigrationError",
     "TransactionError",
     "UnreachableStorage",
@@ -81,6 +82,18 @@ class StorageMigrationError(StorageError):
 
 class LockedProfileError(StorageError):
     """The operation needs exclusive access to a profile that another process is using."""
+
+
+class StorageFull(StorageError):
+    """The disk (or quota) holding the storage is full: the write was not done; free space and run it again.
+
+    ``path`` is where the space ran out and ``needed`` the bytes the operation still needed, when known.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, needed: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.needed = needed
 
 
 class ClosedStorage(StorageError):

@@ -17,6 +17,7 @@ them need only the container's ``config.json`` and its files.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import importlib.util
 import json
@@ -33,12 +34,18 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import pydantic
 from provstore.config import format_validation_error
 from provstore.config.paths import LocalPath
-from provstore.exceptions import ConfigurationError, CorruptStorage, UnreachableStorage, ValidationError
+from provstore.exceptions import (
+    ConfigurationError,
+    CorruptStorage,
+    StorageFull,
+    UnreachableStorage,
+    ValidationError,
+)
 from provstore.repository.abstract import AbstractRepositoryBackend, validate_key
 from pydantic import BaseModel, ConfigDict, Field
 
 from provstore_diskobjectstore import packer
-from provstore_diskobjectstore.layout import Layout, read_layout
+from provstore_diskobjectstore.layout import Layout, immutable_index_open, read_layout
 from provstore_diskobjectstore.loose import write_loose_object
 from provstore_diskobjectstore.progress import Progress
 from provstore_diskobjectstore.reader import ContainerReader
@@ -59,6 +66,29 @@ _REPACK_PACK_ID = -1
 _CONFIG_FILE = "config.json"
 _SUBFOLDERS = ("packs", "loose", "duplicates", "sandbox")
 """Sub-folders that, with a readable config.json, make a folder an initialised container (as in disk-objectstore)."""
+_PACKING_HEADROOM = 1 << 20
+"""Free bytes that packing keeps in hand beyond the size of what it packs (index pages, pack file ends)."""
+
+
+def _is_disk_full(error: BaseException, folder: Path) -> bool:
+    """Return whether ``error`` (OS, SQLite or SQLAlchemy error of the pack index) says the disk is full.
+
+    SQLite reports a shared-memory index it cannot allocate as ``disk I/O error``: that counts when the
+    container's ``folder`` has (almost) no space left.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:  # SQLAlchemy wraps the driver's error
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(current, sqlite3.Error) and "database or disk is full" in str(current):
+            return True
+        if isinstance(current, sqlite3.Error) and "disk I/O error" in str(current):
+            with contextlib.suppress(OSError):
+                return shutil.disk_usage(folder).free < _PACKING_HEADROOM
+        current = getattr(current, "orig", None) or current.__cause__
+    return False
 
 
 def _disk_objectstore() -> ModuleType:
@@ -102,6 +132,8 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         self._container: Container | None = None  # created on first use: see _disk_objectstore
         self._reader: ContainerReader | None = None  # prepared on first read: see _prepare_reader
         self._direct: bool | None = None  # whether the container's format is one read directly (layout.py)
+        self.profile_name: str | None = None
+        """The profile whose files this repository holds, named in error messages (set by the storage)."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} folder={str(self._filepath)!r} uuid={self.uuid!r}>"
@@ -305,13 +337,37 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         self._reader, self._direct = None, None
 
     # ----------------------------------------------------------------------------- writing
+    def _storage_full(self, what: str, needed: int | None = None) -> StorageFull:
+        """Return the one-line error of a write that found the repository's disk full."""
+        need = f" ({needed:,} bytes more needed)" if needed else ""
+        owner = f"profile {self.profile_name!r}: " if self.profile_name else ""
+        return StorageFull(
+            f"{owner}the disk holding the repository {self._filepath} is full{need}: {what} was not done "
+            "(nothing of it is kept); free some space and run it again",
+            path=str(self._filepath),
+            needed=needed,
+        )
+
+    @contextlib.contextmanager
+    def _full_disk_is_storage_full(self, what: str) -> Iterator[None]:
+        """Turn a full disk met by the block (``ENOSPC``, a full pack index) into :class:`StorageFull`."""
+        try:
+            yield
+        except StorageFull:
+            raise
+        except Exception as exc:
+            if _is_disk_full(exc, self._filepath):
+                raise self._storage_full(what) from exc
+            raise
+
     def write_object_stream(self, handle: BinaryIO) -> str:
         """Stream ``handle`` into a new loose object (hashed while written, fsynced) and return its sha256."""
-        layout = self._layout()
-        if layout is None:
-            with self._open() as container:
-                return write_loose_object(container.get_folder(), container.loose_prefix_len, handle)
-        return write_loose_object(layout.folder, layout.loose_prefix_len, handle)
+        with self._full_disk_is_storage_full("writing the object"):
+            layout = self._layout()
+            if layout is None:
+                with self._open() as container:
+                    return write_loose_object(container.get_folder(), container.loose_prefix_len, handle)
+            return write_loose_object(layout.folder, layout.loose_prefix_len, handle)
 
     def put_objects_from_filelikes(self, handles: Iterable[BinaryIO]) -> list[str]:
         """Write many objects straight into packs (one fsync and one index commit per pack); keys are sha256.
@@ -324,8 +380,15 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
                 raise TypeError(f"handle {handle!r} is not a readable byte stream")
         if not handles:
             return []
-        with self._pack_writer_lock(), self._open() as container:
-            return container.add_streamed_objects_to_pack(handles, compress=self._compression)
+        with (
+            self._full_disk_is_storage_full(f"writing {len(handles):,} objects"),
+            self._pack_writer_lock(),
+            self._open() as container,
+        ):
+            keys = container.add_streamed_objects_to_pack(handles, compress=self._compression)
+        if self._reader is not None and immutable_index_open():
+            self._reader.close()  # it read the index of a full disk as immutable: let it see the new objects
+        return keys
 
     # ----------------------------------------------------------------------------- reading
     def _partition_keys(self, keys: list[str]) -> list[str]:
@@ -349,9 +412,24 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         return [key in existing for key in keys]
 
     def list_objects(self) -> Iterable[str]:
-        """Yield the keys of all objects, packed first, then loose."""
-        with self._open() as container:
+        """Yield the keys of all objects, packed first, then loose.
+
+        On a (nearly) full disk, where disk-objectstore cannot open its index, a container of a pinned format is
+        listed from its files and its index read directly.
+        """
+        layout = self._layout()
+        if layout is not None and self._free_bytes() < _PACKING_HEADROOM:
+            yield from packer.list_objects(layout)
+            return
+        with self._full_disk_is_storage_full("listing the objects"), self._open() as container:
             yield from container.list_all_objects()
+
+    def _free_bytes(self) -> int:
+        """Return the bytes free on the container's disk (a large number if that cannot be asked)."""
+        try:
+            return shutil.disk_usage(self._filepath).free
+        except OSError:
+            return 1 << 62
 
     def _valid_key(self, key: str) -> str:
         """Return ``key`` if it can name an object; raise ``ValidationError`` for an unsafe key, else not found."""
@@ -509,7 +587,7 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
             skipped["vacuum"] = "runs only together with clean_storage"
         steps = {"pack_loose": pack_loose, "repack": do_repack, "clean_storage": clean_storage}
         options = {"dry_run": dry_run, "compress": compress, "vacuum": do_vacuum, "progress": progress}
-        with self._pack_writer_lock():
+        with self._full_disk_is_storage_full("maintenance"), self._pack_writer_lock():
             layout = self._layout()
             self.close()  # no index connection of this process stays open while pack files and the index change
             maintain = self._maintain_directly if layout is not None else self._maintain_with_disk_objectstore
@@ -517,6 +595,15 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         for details in operations.values():
             details["done"] = not dry_run
         return {"dry_run": dry_run, "live": live, "operations": operations, "skipped": skipped}
+
+    def _refuse_without_room(self, size: int, what: str) -> None:
+        """Raise :class:`StorageFull` before ``what`` starts if the disk cannot take ``size`` bytes (plus headroom)."""
+        try:
+            free = shutil.disk_usage(self._filepath).free
+        except OSError:
+            return
+        if free < size + _PACKING_HEADROOM:
+            raise self._storage_full(what, size + _PACKING_HEADROOM - free)
 
     def _maintain_directly(
         self,
@@ -543,6 +630,7 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
                 size = sum(os.stat(layout.loose_path(key)).st_size for key in keys)
                 operations["pack_loose"] = {"objects": len(keys), "bytes": size, "compress": compress}
             else:
+                self._refuse_without_room(sum(os.stat(layout.loose_path(key)).st_size for key in keys), "packing")
                 objects, size = packer.pack_loose(layout, keys, compress=compress, progress=progress)
                 operations["pack_loose"] = {"objects": objects, "bytes": size, "compress": compress}
         if steps["repack"]:
@@ -589,6 +677,7 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
                     "compress": compress,
                 }
                 if not dry_run:
+                    self._refuse_without_room(sizes.total_size_loose, "packing")
                     modes = _disk_objectstore().CompressMode
                     container.pack_all_loose(compress=modes.AUTO if compress else modes.NO)
             if steps["repack"]:

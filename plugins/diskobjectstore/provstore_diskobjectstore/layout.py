@@ -15,11 +15,12 @@ import os
 import re
 import sqlite3
 import urllib.parse
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CONTAINER_VERSIONS", "INDEX_COLUMNS", "Layout", "connect_index", "read_layout"]
+__all__ = ["CONTAINER_VERSIONS", "INDEX_COLUMNS", "Layout", "connect_index", "immutable_index_open", "read_layout"]
 
 CONTAINER_VERSIONS = frozenset({1})
 """The ``container_version`` values of ``config.json`` whose layout this module knows."""
@@ -27,6 +28,14 @@ INDEX_COLUMNS = frozenset({"id", "hashkey", "compressed", "size", "offset", "len
 """The columns of the pack index table ``db_object`` that are read and written directly."""
 _ZLIB = re.compile(r"zlib\+([1-9])")
 _PACK_ID = re.compile(r"(0|[1-9][0-9]*)")
+
+
+class _ImmutableConnection(sqlite3.Connection):
+    """An index connection opened ``immutable`` (a subclass, so that it can be weakly referenced)."""
+
+
+_IMMUTABLE: weakref.WeakSet[_ImmutableConnection] = weakref.WeakSet()
+"""The index connections opened ``immutable`` because the disk was full (they do not see later writes)."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +148,38 @@ def connect_index(path: Path, *, write: bool = False) -> sqlite3.Connection:
     try:
         connection = connect("rw")
     except sqlite3.OperationalError:
-        return connect("ro")  # a read-only file or disk
+        return _readable(connect("ro"), path, connect)  # a read-only file or disk
     connection.execute("PRAGMA query_only = ON")
-    return connection
+    return _readable(connection, path, connect)
+
+
+def _readable(connection: sqlite3.Connection, path: Path, connect: Any) -> sqlite3.Connection:
+    """Return ``connection`` if it can read; on a full or read-only disk, a connection that needs no ``-shm``.
+
+    Reading a WAL database allocates its shared-memory index (``-shm``), which fails on a full disk or a
+    read-only one. When the ``-wal`` file holds nothing, the index file alone is complete: it is then read as
+    ``immutable`` (nothing can write it while the disk is full; a writer after space is freed only adds
+    objects whose loose copies stay until full maintenance, which no reader may be open during).
+    """
+    try:
+        connection.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return connection
+    except sqlite3.OperationalError:
+        connection.close()
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise
+        connection = sqlite3.connect(
+            f"file:{urllib.parse.quote(str(path))}?mode=ro&immutable=1",
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+            factory=_ImmutableConnection,
+        )
+        _IMMUTABLE.add(connection)
+        return connection
+
+
+def immutable_index_open() -> bool:
+    """Return whether an index connection of this process reads the index as ``immutable`` (a full disk's)."""
+    return len(_IMMUTABLE) > 0

@@ -14,7 +14,7 @@ import hashlib
 import os
 import sqlite3
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO, NamedTuple
 
@@ -51,6 +51,19 @@ def _packed_among(index: sqlite3.Connection, keys: list[str]) -> set[str]:
         statement = f"SELECT hashkey FROM db_object WHERE hashkey IN ({', '.join('?' * len(chunk))})"
         found.update(row[0] for row in index.execute(statement, chunk).fetchall())
     return found
+
+
+def list_objects(layout: Layout) -> Iterator[str]:
+    """Yield the keys of every object: the packed ones, then the loose ones not packed (as disk-objectstore does)."""
+    index = connect_index(layout.index_path)
+    try:
+        for (key,) in index.execute("SELECT hashkey FROM db_object ORDER BY id"):
+            yield key
+        loose = layout.loose_keys()
+        packed = _packed_among(index, loose)
+    finally:
+        index.close()
+    yield from (key for key in loose if key not in packed)
 
 
 def loose_to_pack(layout: Layout) -> tuple[list[str], int]:

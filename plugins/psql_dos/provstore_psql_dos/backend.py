@@ -17,6 +17,7 @@ from provstore.config.paths import absolute_path
 from provstore_sql import tables
 from provstore_sql.backend import SqlStorageBackend
 from provstore_sql.dialect import SqlDialect
+from provstore_sql.engine import translate_disk_full
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from sqlalchemy import Connection, Engine, Table, delete
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -55,7 +56,10 @@ class PsqlDosDialect(SqlDialect):
         config = _config(profile)
         if create and not pg.database_exists(config):
             pg.create_database(config)
-        return pg.create_engine(config)
+        engine = pg.create_engine(config)
+        where = f"database {config.database_name!r} on {config.database_hostname}:{config.database_port}"
+        translate_disk_full(engine, profile.name, where)  # SQLSTATE 53100, "could not extend file": StorageFull
+        return engine
 
     def storage_exists(self, profile: Profile) -> bool:
         """Return whether the profile's database exists.

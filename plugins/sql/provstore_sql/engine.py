@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import re
+import shutil
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from provstore.exceptions import StorageFull
 from sqlalchemy import Engine, event
 
-__all__ = ["BEGIN_MODE_OPTION", "JSON_ENGINE_KWARGS", "configure_sqlite_engine", "json_dumps"]
+__all__ = [
+    "BEGIN_MODE_OPTION",
+    "JSON_ENGINE_KWARGS",
+    "LOW_SPACE_BYTES",
+    "configure_sqlite_engine",
+    "is_disk_full",
+    "json_dumps",
+    "storage_full",
+    "translate_disk_full",
+]
 
 _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
@@ -81,3 +94,70 @@ def configure_sqlite_engine(engine: Engine, pragmas: Mapping[str, str | int]) ->
         if mode not in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
             raise ValueError(f"invalid SQLite begin mode {mode!r}")
         connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+LOW_SPACE_BYTES = 1 << 20
+"""Free bytes below which an SQLite I/O error on a file of the storage counts as a full disk (SQLite reports
+a failed allocation of its shared-memory index as ``disk I/O error``, not as ``database or disk is full``)."""
+
+_SQLITE_IOERR, _SQLITE_FULL = 10, 13
+_PG_DISK_FULL = "53100"
+_FULL_DISK_TEXTS = ("could not extend file", "no space left on device", "database or disk is full", "disk quota")
+
+
+def free_bytes(folder: Path) -> int | None:
+    """Return the bytes free for us on the filesystem holding ``folder`` (None if that cannot be asked)."""
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def is_disk_full(error: BaseException | None, folder: Path | None = None) -> bool:
+    """Return whether a driver or OS error means the disk (or quota) ran out of space.
+
+    Recognised: ``OSError`` ENOSPC/EDQUOT; SQLite's ``SQLITE_FULL``, and ``SQLITE_IOERR`` when ``folder`` (the
+    database's folder) has less than :data:`LOW_SPACE_BYTES` free; PostgreSQL's SQLSTATE 53100 (``disk_full``)
+    and the server messages ``could not extend file`` / ``No space left on device``.
+    """
+    if error is None:
+        return False
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if getattr(error, "pgcode", None) == _PG_DISK_FULL:
+        return True
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        if code & 0xFF == _SQLITE_FULL:
+            return True
+        if code & 0xFF == _SQLITE_IOERR and folder is not None:
+            free = free_bytes(folder)
+            return free is not None and free < LOW_SPACE_BYTES
+    text = str(error).lower()
+    return any(fragment in text for fragment in _FULL_DISK_TEXTS)
+
+
+def storage_full(
+    profile_name: str, where: str, path: Path | str | None = None, needed: int | None = None
+) -> StorageFull:
+    """Return the one-line :class:`~provstore.exceptions.StorageFull` of profile ``profile_name`` for ``where``."""
+    need = f" ({needed:,} bytes more needed)" if needed else ""
+    return StorageFull(
+        f"profile {profile_name!r}: the disk holding {where} is full{need}: nothing of this write was kept; "
+        "free some space and run it again",
+        path=str(path) if path is not None else None,
+        needed=needed,
+    )
+
+
+def translate_disk_full(engine: Engine, profile_name: str, where: str, folder: Path | None = None) -> None:
+    """Make every statement, commit and connect of ``engine`` that fails for a full disk raise :class:`StorageFull`.
+
+    ``where`` names the database in the message (a path, or a server and database name); ``folder`` is the
+    local folder of an SQLite database (to tell a full disk from other I/O errors), None for a server.
+    """
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: Any) -> None:
+        if is_disk_full(context.original_exception, folder):
+            raise storage_full(profile_name, where, folder) from context.sqlalchemy_exception

@@ -82,7 +82,12 @@ class FileProfileLock(ProfileLock):
 
     def _open(self) -> int:
         if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                if not self.path.exists():
+                    raise
+                self._fd = os.open(self.path, os.O_RDONLY)  # read-only file system or file: flock works alike
         return self._fd
 
     def acquire_shared(self) -> None:

@@ -15,7 +15,7 @@ from provstore.exceptions import IntegrityError, LockedProfileError
 from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
 
-from provstore_sql.engine import BEGIN_MODE_OPTION
+from provstore_sql.engine import BEGIN_MODE_OPTION, is_disk_full, storage_full
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, SessionTransaction, scoped_session
@@ -140,11 +140,18 @@ class SessionManager:
 
     @contextlib.contextmanager
     def _locked_database_is_profile_error(self) -> Iterator[None]:
-        """Report SQLite's "database is locked" (another writer outlasted the busy timeout) as one clear line."""
+        """Report SQLite's "database is locked" (another writer outlasted the busy timeout) as one clear line.
+
+        A full disk met by a driver call that bypasses the engine's error hook (PostgreSQL's ``COPY`` on the
+        raw connection) becomes :class:`~provstore.exceptions.StorageFull` here too.
+        """
         try:
             yield
-        except sa_exc.OperationalError as exc:
-            if "database is locked" not in str(exc.orig):
+        except Exception as exc:
+            driver_error = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+            if (isinstance(exc, sa_exc.DBAPIError) or hasattr(exc, "pgcode")) and is_disk_full(driver_error):
+                raise storage_full(self.profile_name, "its database") from exc
+            if not isinstance(exc, sa_exc.OperationalError) or "database is locked" not in str(exc.orig):
                 raise
             raise LockedProfileError(
                 f"the database of profile {self.profile_name!r} stayed locked by another process's write "

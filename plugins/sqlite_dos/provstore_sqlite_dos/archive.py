@@ -17,7 +17,7 @@ from provstore.config import Profile
 from provstore.repository import AbstractRepositoryBackend
 from provstore_sql.backend import SqlStorageBackend
 from provstore_sql.dialect import SqliteDialect
-from provstore_sql.engine import JSON_ENGINE_KWARGS, configure_sqlite_engine
+from provstore_sql.engine import JSON_ENGINE_KWARGS, configure_sqlite_engine, translate_disk_full
 from provstore_sql.migrator import SqlMigrator
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, create_engine
@@ -42,6 +42,8 @@ class SqliteArchiveDialect(SqliteDialect):
 
         engine = create_engine("sqlite://", creator=connect, poolclass=StaticPool, **JSON_ENGINE_KWARGS)
         configure_sqlite_engine(engine, {"foreign_keys": "ON"})
+        path = _database_path(profile)
+        translate_disk_full(engine, profile.name, f"the archive database {path}", path.parent)
         return engine
 
     def storage_exists(self, profile: Profile) -> bool:

@@ -3,13 +3,21 @@
 The embedded default (``provstore presto``). The database runs in WAL mode with foreign keys on;
 writing transactions begin with ``BEGIN IMMEDIATE`` and wait up to ``busy_timeout`` for each other,
 so several processes can write without "database is locked" errors under normal load.
+
+Opening only reads. A database on a read-only filesystem, or a file we may not write, opens read-only; on a
+full disk, where SQLite cannot allocate the shared-memory index of the WAL, it opens with one connection in
+exclusive locking mode (the index then lives in memory): both with a one-line warning. A write that finds
+the disk full raises :class:`~provstore.exceptions.StorageFull` and leaves nothing of itself behind.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import sqlite3
 import urllib.parse
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -18,13 +26,20 @@ from provstore.config.paths import LocalPath
 from provstore.exceptions import UnreachableStorage
 from provstore_sql.backend import SqlStorageBackend
 from provstore_sql.dialect import SqliteDialect
-from provstore_sql.engine import JSON_ENGINE_KWARGS, configure_sqlite_engine
+from provstore_sql.engine import (
+    JSON_ENGINE_KWARGS,
+    configure_sqlite_engine,
+    free_bytes,
+    is_disk_full,
+    storage_full,
+    translate_disk_full,
+)
 from provstore_sql.foreign import refuse_aiida_sqlite_file
 from provstore_sql.locking import FileProfileLock, ProfileLock
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.dialects import sqlite as _sqlite_dialect  # noqa: F401  imported with the backend, not at first connect
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import QueuePool, StaticPool
 
 if TYPE_CHECKING:
     from provstore.repository import AbstractRepositoryBackend
@@ -35,6 +50,46 @@ __all__ = ["SqliteDosDialect", "SqliteDosStorage"]
 DATABASE_FILENAME = "database.sqlite"
 LOCK_FILENAME = "database.sqlite.lock"
 CONTAINER_DIRNAME = "container"
+_SHM_BYTES = 32768
+"""Size of a ready WAL shared-memory index (``-shm``): one that exists at this size needs no allocation."""
+_SHM_HEADROOM = 4 * _SHM_BYTES
+"""Free bytes below which a missing (or partly allocated) ``-shm`` file may not be allocatable."""
+
+_LOGGER = logging.getLogger(__name__)
+_ENGINES: weakref.WeakKeyDictionary[Engine, tuple[str, str, Path]] = weakref.WeakKeyDictionary()
+"""The :func:`open_mode`, profile name and database path each engine of this backend was made with."""
+
+
+def open_mode(path: Path) -> str:
+    """Return how the database file ``path`` can be opened: ``"rw"``, ``"ro"`` (read-only fs or file) or ``"full"``.
+
+    ``"full"``: the disk has no room for the WAL's shared-memory index, so the index must live in memory
+    (exclusive locking mode, one connection). Only reads the file system: nothing is created.
+    """
+    folder = path.parent
+    try:
+        read_only_fs = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only_fs = False
+    if read_only_fs or not os.access(path, os.W_OK) or not os.access(folder, os.W_OK):
+        return "ro"
+    shm = path.with_name(path.name + "-shm")
+    try:
+        shm_ready = shm.stat().st_size >= _SHM_BYTES
+    except OSError:
+        shm_ready = False
+    free = free_bytes(folder)
+    if not shm_ready and free is not None and free < _SHM_HEADROOM:
+        return "full"
+    return "rw"
+
+
+def _has_wal_content(path: Path) -> bool:
+    """Return whether the database's ``-wal`` file holds anything (frames not yet copied into the file)."""
+    try:
+        return path.with_name(path.name + "-wal").stat().st_size > 0
+    except OSError:
+        return False
 
 
 def _settings(profile: Profile) -> SqliteDosStorage.Configuration:
@@ -58,15 +113,35 @@ class SqliteDosDialect(SqliteDialect):
         """Return an engine on the database file; only ``create=True`` may create the file."""
         path = self.database_path(profile)
         timeout = _settings(profile).busy_timeout
-        uri = f"file:{urllib.parse.quote(str(path))}?mode={'rwc' if create else 'rw'}"
+        mode = "rw" if create else open_mode(path)
+        query = {"rw": "rwc" if create else "rw", "ro": "ro", "full": "rw"}[mode]
+        if mode == "ro" and not _has_wal_content(path) and os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            query += "&immutable=1"  # nothing can change a file on a read-only filesystem: no -shm needed
+        uri = f"file:{urllib.parse.quote(str(path))}?mode={query}"
+        if mode != "rw":
+            _LOGGER.warning(
+                "profile %r: %s",
+                profile.name,
+                f"{path} is read-only: opened for reading only"
+                if mode == "ro"
+                else f"the disk holding {path} is full: opened with one exclusive connection until space is freed",
+            )
 
         def connect() -> sqlite3.Connection:
             return sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
 
-        engine = create_engine("sqlite://", creator=connect, poolclass=QueuePool, **JSON_ENGINE_KWARGS)
+        engine = create_engine(
+            "sqlite://",
+            creator=connect,
+            poolclass=QueuePool if mode == "rw" else StaticPool,
+            **JSON_ENGINE_KWARGS,
+        )
+        _ENGINES[engine] = (mode, profile.name, path)
         # WAL (a lasting property of the file) is set when the file is created (create=True, only from initialise,
         # after the schema was recognised), else by open_schema once the schema is known: never on a foreign store
         pragmas = {
+            # on a full disk the WAL index lives in memory: exclusive locking, set before the first read
+            **({"locking_mode": "EXCLUSIVE"} if mode == "full" else {}),
             **({"journal_mode": "WAL"} if create else {}),
             "synchronous": "NORMAL",  # durable at checkpoints; WAL keeps the file consistent on a crash
             "foreign_keys": "ON",
@@ -75,6 +150,7 @@ class SqliteDosDialect(SqliteDialect):
             "cache_size": -65536,
         }
         configure_sqlite_engine(engine, pragmas)
+        translate_disk_full(engine, profile.name, f"the database {path}", path.parent)
         return engine
 
     def storage_exists(self, profile: Profile) -> bool:
@@ -84,6 +160,8 @@ class SqliteDosDialect(SqliteDialect):
     def open_schema(self, migrator: SqlMigrator, repository: AbstractRepositoryBackend) -> None:
         """Validate the schema (modifying nothing), then put the file in WAL mode (once; it stays so)."""
         super().open_schema(migrator, repository)
+        if _ENGINES.get(migrator.connection.engine, ("rw",))[0] != "rw":
+            return  # reading a read-only or full store changes nothing
         if migrator.connection.exec_driver_sql("PRAGMA journal_mode").scalar() != "wal":
             migrator.connection.exec_driver_sql("PRAGMA journal_mode=WAL")
 
@@ -109,6 +187,21 @@ class SqliteDosDialect(SqliteDialect):
         actions = ["optimize", "wal_checkpoint(PASSIVE)"] if not full else ["optimize", "vacuum", "wal_checkpoint"]
         if dry_run:
             return {"would_run": actions}
+        _, profile_name, path = _ENGINES[engine]
+        free = free_bytes(path.parent)
+        if full and free is not None and free < path.stat().st_size:  # VACUUM writes a copy of the database
+            raise storage_full(profile_name, f"the database {path}", path.parent, path.stat().st_size - free)
+        try:
+            self._run_maintenance(engine, full)
+        except sqlite3.Error as exc:
+            if not is_disk_full(exc, path.parent):
+                raise
+            raise storage_full(profile_name, f"the database {path}", path.parent) from exc
+        return {"done": actions}
+
+    @staticmethod
+    def _run_maintenance(engine: Engine, full: bool) -> None:
+        """Run the maintenance statements on a driver connection in autocommit mode."""
         connection = engine.raw_connection()  # driver in autocommit mode: VACUUM must not run in a transaction
         try:
             cursor = connection.cursor()
@@ -125,7 +218,6 @@ class SqliteDosDialect(SqliteDialect):
             cursor.close()
         finally:
             connection.close()
-        return {"done": actions}
 
 
 class SqliteDosStorage(SqlStorageBackend):
@@ -197,6 +289,9 @@ class SqliteDosStorage(SqlStorageBackend):
             )
         refuse_aiida_sqlite_file(path, profile.name)  # before the lock file and journal mode are written
         super().__init__(profile, repository)
+        files = self.get_repository()
+        if hasattr(files, "profile_name"):  # core.diskobjectstore names the profile when its disk is full
+            files.profile_name = profile.name
 
     def __str__(self) -> str:
         return f"SqliteDosStorage[{SqliteDosDialect.folder(self.profile)}] for profile {self.profile.name!r}"
