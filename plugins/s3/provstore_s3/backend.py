@@ -409,13 +409,19 @@ class S3RepositoryBackend(AbstractRepositoryBackend):
             return
         created = self._ensure_bucket()
         marker = {"uuid": uuid.uuid4().hex, "key_format": HASH_TYPE, "layout": 1, "created_bucket": created}
-        self._call(
-            "write the repository identity",
-            "put_object",
-            Key=self._prefix + MARKER,
-            Body=json.dumps(marker).encode(),
-            ContentType="application/json",
-        )
+        try:
+            self._call(
+                "write the repository identity",
+                "put_object",
+                Key=self._prefix + MARKER,
+                Body=json.dumps(marker).encode(),
+                ContentType="application/json",
+            )
+        except BaseException:
+            if created:  # no half-made repository: the empty bucket made just now goes too (best effort)
+                with contextlib.suppress(Exception):
+                    self.client.delete_bucket(Bucket=self._bucket)
+            raise
         self._marker = marker
 
     def _bucket_exists(self) -> bool:

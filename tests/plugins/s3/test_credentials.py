@@ -20,7 +20,11 @@ BUCKET = "guarded"
 def guarded() -> Iterator[dict[str, tuple[str, str]]]:
     """Return ``{server, admin, stranger}``: moto checking credentials, a user allowed all of S3, one allowed none."""
     with S3TestServer() as server:
-        users = {"admin": server.add_user("admin", ["s3:*"]), "stranger": server.add_user("stranger", [])}
+        users = {
+            "admin": server.add_user("admin", ["s3:*"]),
+            "stranger": server.add_user("stranger", []),
+            "no-writer": server.add_user("no-writer", ["s3:*Bucket", "s3:List*", "s3:Get*", "s3:Head*"]),
+        }
         server.require_credentials()
         admin = S3RepositoryBackend.from_config(config(server, users["admin"]))
         admin.initialise()
@@ -88,6 +92,14 @@ def test_permission_denied(guarded, action, what):
     assert isinstance(error, UnreachableStorage)
     assert what in str(error)
     assert objects(guarded) == []
+
+
+def test_initialise_refused_half_way_leaves_no_bucket(guarded):
+    """A user who may create the bucket but not write into it: initialise fails and removes the bucket it made."""
+    error = refusal(lambda repository: repository.initialise(), guarded, guarded["no-writer"], bucket="half-made")
+    assert "permission denied to write the repository identity (AccessDenied)" in str(error)
+    admin = S3RepositoryBackend.from_config(config(guarded["server"], guarded["admin"], bucket="half-made"))
+    assert not admin._bucket_exists()
 
 
 def test_missing_bucket(guarded):
