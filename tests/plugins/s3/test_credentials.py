@@ -71,6 +71,13 @@ def test_unknown_access_key(guarded):
     assert objects(guarded) == []
 
 
+def test_wrong_secret_on_a_look_up(guarded):
+    """A HEAD answer has no error code: the line names both possible causes rather than guessing one."""
+    key, _ = guarded["stranger"]
+    error = refusal(lambda repository: repository.has_object("0" * 64), guarded, (key, "a-wrong-secret-0000"))
+    assert "(403), or the server refused the credentials; check the access key" in str(error)
+
+
 def test_wrong_secret(guarded):
     key, _ = guarded["stranger"]
     error = refusal(put, guarded, (key, "a-wrong-secret-0000"))
