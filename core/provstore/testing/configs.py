@@ -1,5 +1,8 @@
 """Default configurations for backends under test: required path settings point into a temporary folder.
 
+Profiles of storage backends are built by :func:`provstore.testing.profiles.storage_section`; this module
+fills the path settings it (and the repository fixtures) need.
+
 The conformance kit cannot know what a third-party backend needs; it fills every *required* setting that
 names a location on disk and asks the author to override the configuration fixture for anything else.
 """
@@ -17,7 +20,7 @@ if typing.TYPE_CHECKING:
     from provstore.config import Profile
     from provstore.storage import StorageBackend
 
-__all__ = ["default_repository_config", "default_storage_profile", "path_settings", "storage_class"]
+__all__ = ["backend_class", "default_repository_config", "path_settings", "storage_class"]
 
 _PATH_WORDS = ("path", "filepath", "file", "dir", "directory", "folder", "root")
 
@@ -51,7 +54,7 @@ def path_settings(model: type[BaseModel], folder: Path, label: str) -> dict[str,
     return values
 
 
-def _backend_class(group: str, backend: str) -> type:
+def backend_class(group: str, backend: str) -> type:
     """Return the class of an installed backend, or fail the test with the plugin manager's one-line reason."""
     from provstore.exceptions import PluginError
     from provstore.plugins import get_plugin_manager
@@ -74,16 +77,9 @@ def storage_class(profile: Profile) -> type[StorageBackend]:
         pytest.fail(f"cannot test storage backend {profile.storage_backend!r}: {exc}", pytrace=False)
 
 
-def default_storage_profile(backend: str, folder: Path) -> dict[str, Any]:
-    """Return a profile dictionary for storage ``backend`` whose files all live under ``folder``."""
-    cls = _backend_class("storage", backend)
-    config = path_settings(cls.Configuration, folder / "storage", f"storage backend {backend}")
-    return {"storage": {"backend": backend, "config": config}}
-
-
 def default_repository_config(backend: str, folder: Path) -> dict[str, Any]:
     """Return a configuration for repository ``backend`` whose files all live under ``folder``."""
-    cls = _backend_class("repository", backend)
+    cls = backend_class("repository", backend)
     configuration = getattr(cls, "Configuration", None)
     if configuration is None:
         return {}

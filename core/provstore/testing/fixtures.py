@@ -75,15 +75,16 @@ def provstore_storage_config_factory(
 ) -> Callable[[], dict[str, Any]]:
     """Return ``make()``, giving the profile dictionary of a new, separate, empty store each time it is called.
 
-    The default fills the required path settings of the backend's ``Configuration`` with fresh folders.
+    The default is :func:`provstore.testing.profiles.storage_section` on a fresh folder: a built-in backend's
+    recipe, or the required path settings of the backend's ``Configuration`` filled with folders.
     Override it (``scope="class"``, as a ``classmethod`` when defined in the test class) when the backend needs
     other settings, e.g. a new database per call on a server; clean up what ``make`` created after ``yield``.
     """
-    from provstore.testing.configs import default_storage_profile
+    from provstore.testing.profiles import storage_section
 
     def make() -> dict[str, Any]:
-        profile = default_storage_profile(provstore_storage_backend, tmp_path_factory.mktemp("store"))
-        return {**profile, "default_user_email": KIT_USER_EMAIL}
+        storage = storage_section(provstore_storage_backend, tmp_path_factory.mktemp("store"))
+        return {"storage": storage, "default_user_email": KIT_USER_EMAIL}
 
     return make
 

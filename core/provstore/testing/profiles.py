@@ -1,4 +1,8 @@
-"""Ready-made test profiles for the built-in SQL storage backends, with every file under a temporary folder."""
+"""Test profiles whose files all live under a temporary folder: the one builder of the tests and the kit.
+
+The built-in SQL backends have a recipe here; any other installed storage backend gets its required path
+settings filled with folders (:func:`provstore.testing.configs.path_settings`).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Any
 from provstore.config import Profile
 from provstore.exceptions import PluginNotFound
 
-__all__ = ["TEST_USER_EMAIL", "available_sql_backends", "make_profile"]
+__all__ = ["TEST_USER_EMAIL", "available_sql_backends", "make_profile", "storage_section"]
 
 TEST_USER_EMAIL = "tester@provstore.test"
 """Default user of every test profile."""
@@ -36,6 +40,23 @@ _BUILDERS: dict[str, Callable[[Path, dict[str, Any]], dict[str, Any]]] = {
 """Backend name -> function returning the profile's ``storage`` section for a folder and extra settings."""
 
 
+def storage_section(backend_name: str, folder: str | Path, **extra: Any) -> dict[str, Any]:
+    """Return the ``storage`` section of a profile of ``backend_name`` whose files all live under ``folder``.
+
+    A built-in SQL backend gets its recipe; any other installed backend gets its required path settings filled
+    with folders under ``folder / "storage"`` (the test fails, naming them, if it requires other settings).
+    ``extra`` are additional settings of the backend's configuration (e.g. ``busy_timeout=5``).
+    """
+    builder = _BUILDERS.get(backend_name)
+    if builder is not None:
+        return builder(Path(folder), extra)
+    from provstore.testing.configs import backend_class, path_settings
+
+    cls = backend_class("storage", backend_name)
+    settings = path_settings(cls.Configuration, Path(folder) / "storage", f"storage backend {backend_name}")
+    return {"backend": backend_name, "config": {**settings, **extra}}
+
+
 def make_profile(backend_name: str, tmp_path: str | Path, **extra: Any) -> Profile:
     """Return an (uninitialised) profile of ``backend_name`` whose files live under ``tmp_path``.
 
@@ -43,13 +64,11 @@ def make_profile(backend_name: str, tmp_path: str | Path, **extra: Any) -> Profi
 
     :raises PluginNotFound: ``backend_name`` is not a built-in SQL backend known here.
     """
-    try:
-        builder = _BUILDERS[backend_name]
-    except KeyError:
+    if backend_name not in _BUILDERS:
         raise PluginNotFound(
             f"no test profile recipe for storage backend {backend_name!r}; known: {', '.join(_BUILDERS)}"
-        ) from None
-    storage = builder(Path(tmp_path), extra)
+        )
+    storage = storage_section(backend_name, tmp_path, **extra)
     return Profile(
         f"test-{backend_name.replace('.', '-')}", {"storage": storage, "default_user_email": TEST_USER_EMAIL}
     )

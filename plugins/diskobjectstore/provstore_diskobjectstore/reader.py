@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 
 from provstore.exceptions import CorruptStorage
 from provstore.repository.abstract import CHUNK_SIZE
+from provstore.repository.streams import RawReader
 
 from provstore_diskobjectstore.layout import Layout, connect_index
 
@@ -75,8 +76,8 @@ def _pread(descriptor: int, length: int, offset: int) -> bytes:
     return b"".join(parts)
 
 
-class PackedStream(io.RawIOBase):
-    """A seekable read-only stream of one uncompressed packed object, read with ``pread`` on its own descriptor."""
+class _PackSpan(RawReader):
+    """A seekable read-only stream of the ``length`` bytes at ``offset`` of a pack file, owning its descriptor."""
 
     def __init__(self, descriptor: int, offset: int, length: int) -> None:
         super().__init__()
@@ -85,11 +86,20 @@ class PackedStream(io.RawIOBase):
         self._length = length
         self._position = 0
 
-    def readable(self) -> bool:
-        return True
-
     def seekable(self) -> bool:
         return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._descriptor)
+        super().close()
+
+
+class PackedStream(_PackSpan):
+    """A seekable read-only stream of one uncompressed packed object, read with ``pread`` on its own descriptor."""
 
     def read(self, size: int | None = -1) -> bytes:
         """Return up to ``size`` bytes (all the rest if ``size`` is negative or None)."""
@@ -104,15 +114,6 @@ class PackedStream(io.RawIOBase):
         self._position += size
         return data
 
-    def readall(self) -> bytes:
-        return self.read()
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
-
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         if self.closed:
             raise ValueError("I/O operation on closed file")
@@ -122,26 +123,15 @@ class PackedStream(io.RawIOBase):
         self._position = base + offset
         return self._position
 
-    def tell(self) -> int:
-        return self._position
 
-    def close(self) -> None:
-        if not self.closed:
-            os.close(self._descriptor)
-        super().close()
-
-
-class ZlibStream(io.RawIOBase):
+class ZlibStream(_PackSpan):
     """A read-only stream of one compressed packed object, decompressed chunk by chunk as it is read.
 
     Seeking forward reads through; seeking backward starts decompressing again from the beginning.
     """
 
     def __init__(self, descriptor: int, offset: int, length: int, size: int) -> None:
-        super().__init__()
-        self._descriptor = descriptor
-        self._start = offset
-        self._length = length
+        super().__init__(descriptor, offset, length)
         self._size = size
         self._rewind()
 
@@ -151,12 +141,6 @@ class ZlibStream(io.RawIOBase):
         self._consumed = 0  # compressed bytes read from the pack
         self._tail = b""  # compressed bytes read but not yet decompressed
         self._position = 0  # uncompressed bytes returned
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
 
     def read(self, size: int | None = -1) -> bytes:
         """Return up to ``size`` uncompressed bytes (all the rest if ``size`` is negative or None)."""
@@ -183,15 +167,6 @@ class ZlibStream(io.RawIOBase):
         self._position += got
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
-    def readall(self) -> bytes:
-        return self.read()
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
-
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         if self.closed:
             raise ValueError("I/O operation on closed file")
@@ -205,14 +180,6 @@ class ZlibStream(io.RawIOBase):
             self.read(min(CHUNK_SIZE, target - self._position))
         self._position = max(self._position, target)
         return self._position
-
-    def tell(self) -> int:
-        return self._position
-
-    def close(self) -> None:
-        if not self.closed:
-            os.close(self._descriptor)
-        super().close()
 
 
 def _decompress(data: bytes, size: int) -> bytes:

@@ -32,7 +32,6 @@ import collections
 import contextlib
 import datetime
 import hashlib
-import io
 import json
 import re
 import threading
@@ -46,6 +45,7 @@ import pydantic
 from provstore.exceptions import ConfigurationError, CorruptStorage, StorageError, ValidationError
 from provstore.iterables import batched
 from provstore.repository.abstract import CHUNK_SIZE, AbstractRepositoryBackend, validate_key
+from provstore.repository.streams import RawReader
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from provstore_s3.errors import error_code, is_not_found, translate
@@ -124,15 +124,12 @@ def _start_position(handle: BinaryIO) -> int | None:
         return None
 
 
-class _BodyStream(io.RawIOBase):
+class _BodyStream(RawReader):
     """A read-only stream over the body of a ``GetObject`` response; connection failures become provstore errors."""
 
     def __init__(self, body: Any, on_error: Callable[[BaseException], BaseException]) -> None:
         self._body = body
         self._on_error = on_error
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int | None = -1) -> bytes:
         if self.closed:
@@ -141,15 +138,6 @@ class _BodyStream(io.RawIOBase):
             return self._body.read(None if size is None or size < 0 else size)
         except Exception as exc:
             raise self._on_error(exc) from None
-
-    def readall(self) -> bytes:
-        return self.read()
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
 
     def close(self) -> None:
         if not self.closed:
@@ -353,24 +341,25 @@ class S3RepositoryBackend(AbstractRepositoryBackend):
             for future in window:
                 future.cancel()
 
+    def _pages(self, action: str, operation: str, field: str, **params: Any) -> Iterator[dict[str, Any]]:
+        """Yield the ``field`` entries of every page of the listing ``operation`` (a failure names ``action``)."""
+        paginator = self.client.get_paginator(operation)
+        try:
+            for page in paginator.paginate(Bucket=self._bucket, **params):
+                yield from page.get(field, ())
+        except Exception as exc:
+            raise self._error(exc, action) from None
+
     def _list(self, prefix: str) -> Iterator[dict[str, Any]]:
         """Yield the listing entries (``Key``, ``Size``, ``LastModified``) of the keys under ``prefix``, by page."""
-        paginator = self.client.get_paginator("list_objects_v2")
         pages = {"PageSize": self.list_page_size}
-        try:
-            for page in paginator.paginate(Bucket=self._bucket, Prefix=self._prefix + prefix, PaginationConfig=pages):
-                yield from page.get("Contents", ())
-        except Exception as exc:
-            raise self._error(exc, "list the objects") from None
+        return self._pages(
+            "list the objects", "list_objects_v2", "Contents", Prefix=self._prefix + prefix, PaginationConfig=pages
+        )
 
     def _multipart_uploads(self) -> Iterator[dict[str, Any]]:
         """Yield every unfinished multipart upload under the prefix (``Key``, ``UploadId``, ``Initiated``)."""
-        paginator = self.client.get_paginator("list_multipart_uploads")
-        try:
-            for page in paginator.paginate(Bucket=self._bucket, Prefix=self._prefix):
-                yield from page.get("Uploads", ())
-        except Exception as exc:
-            raise self._error(exc, "list the unfinished uploads") from None
+        return self._pages("list the unfinished uploads", "list_multipart_uploads", "Uploads", Prefix=self._prefix)
 
     # ----------------------------------------------------------------- identity and lifecycle
     def _read_marker(self) -> dict[str, Any] | None:
@@ -420,13 +409,19 @@ class S3RepositoryBackend(AbstractRepositoryBackend):
             return
         created = self._ensure_bucket()
         marker = {"uuid": uuid.uuid4().hex, "key_format": HASH_TYPE, "layout": 1, "created_bucket": created}
-        self._call(
-            "write the repository identity",
-            "put_object",
-            Key=self._prefix + MARKER,
-            Body=json.dumps(marker).encode(),
-            ContentType="application/json",
-        )
+        try:
+            self._call(
+                "write the repository identity",
+                "put_object",
+                Key=self._prefix + MARKER,
+                Body=json.dumps(marker).encode(),
+                ContentType="application/json",
+            )
+        except BaseException:
+            if created:  # no half-made repository: the empty bucket made just now goes too (best effort)
+                with contextlib.suppress(Exception):
+                    self.client.delete_bucket(Bucket=self._bucket)
+            raise
         self._marker = marker
 
     def _bucket_exists(self) -> bool:
@@ -598,17 +593,15 @@ class S3RepositoryBackend(AbstractRepositoryBackend):
             key = digest.hexdigest()
             if expected is not None and key != expected:
                 raise ValidationError(f"the content of {handle!r} changed while it was being stored")
-            self._call(
-                f"complete the upload of {name}",
-                "complete_multipart_upload",
-                Key=name,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": parts},
-            )
+            self._complete_upload(f"complete the upload of {name}", name, upload_id, parts)
         except BaseException:
             self._abort_upload(name, upload_id)
             raise
         return key, size
+
+    def _complete_upload(self, action: str, name: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
+        """Complete multipart upload ``upload_id`` of ``name`` from ``parts``: only now the object becomes visible."""
+        self._call(action, "complete_multipart_upload", Key=name, UploadId=upload_id, MultipartUpload={"Parts": parts})
 
     def _abort_upload(self, name: str, upload_id: str) -> None:
         """Abort a multipart upload, best effort (if the server is gone, ``maintain`` removes it later)."""
@@ -636,13 +629,7 @@ class S3RepositoryBackend(AbstractRepositoryBackend):
                     CopySourceRange=f"bytes={offset}-{min(offset + step, size) - 1}",
                 )
                 parts.append({"ETag": result["CopyPartResult"]["ETag"], "PartNumber": number})
-            self._call(
-                f"complete the copy to {target}",
-                "complete_multipart_upload",
-                Key=target,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": parts},
-            )
+            self._complete_upload(f"complete the copy to {target}", target, upload_id, parts)
         except BaseException:
             self._abort_upload(target, upload_id)
             raise

@@ -70,6 +70,11 @@ def translate(exc: BaseException, where: str, action: str, attempts: int) -> Bas
             return UnreachableStorage(f"{where}: the bucket does not exist (initialise the repository to create it)")
         if code in _BAD_CREDENTIALS:
             return UnreachableStorage(f"{where}: the server refused the credentials ({code}); check the access key")
+        if code == "403":  # a bare 403 (the answer to a HEAD has no body): refused keys look the same
+            return UnreachableStorage(
+                f"{where}: permission denied to {action} (403), or the server refused the credentials; "
+                "check the access key and its permissions"
+            )
         if code in _DENIED:
             return UnreachableStorage(f"{where}: permission denied to {action} ({code})")
         if code in _THROTTLED:

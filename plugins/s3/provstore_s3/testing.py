@@ -11,6 +11,7 @@ The server keeps its buckets in memory: stopping it loses them.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -107,6 +108,36 @@ class S3TestServer:
             "addressing_style": "path",
             **settings,
         }
+
+    def add_user(self, name: str, actions: list[str]) -> tuple[str, str]:
+        """Create IAM user ``name`` allowed the S3 ``actions`` (none: allowed nothing); return its key and secret.
+
+        Credentials matter only once :meth:`require_credentials` was called.
+        """
+        import boto3
+
+        iam = boto3.client(
+            "iam",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id=ACCESS_KEY_ID,
+            aws_secret_access_key=SECRET_ACCESS_KEY,
+        )
+        iam.create_user(UserName=name)
+        if actions:
+            statement = {"Effect": "Allow", "Action": actions, "Resource": "*"}
+            document = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+            iam.put_user_policy(UserName=name, PolicyName=f"{name}-s3", PolicyDocument=document)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        return key["AccessKeyId"], key["SecretAccessKey"]
+
+    def require_credentials(self) -> None:
+        """From now on, check every request's credentials and permissions against the server's IAM users."""
+        request = urllib.request.Request(  # noqa: S310 (a local URL)
+            f"{self.url}/moto-api/reset-auth", data=b"0", method="POST", headers={"Content-Type": "text/plain"}
+        )
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 (a local URL)
+            pass
 
     def client(self) -> Any:
         """Return a boto3 S3 client talking to the server directly (to inspect what a test left there)."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import threading
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -174,6 +175,7 @@ class SqlStorageBackend(StorageBackend):
         self._maintenance = StorageMaintenance(self._sessions, dialect, profile, self._repository, self._lock)
         self._collections: dict[str, Any] = {}
         self._default_user: Any = None
+        self._default_user_lock = threading.Lock()  # threads share one default user, made once
         _OPEN_BACKENDS.add(self)
 
     def _after_fork_in_child(self) -> None:
@@ -182,6 +184,7 @@ class SqlStorageBackend(StorageBackend):
             return
         self._sessions.after_fork_in_child()
         self._lock.reacquire_after_fork()
+        self._default_user_lock = threading.Lock()  # another thread may have held it at the fork
 
     def close(self) -> None:
         """Close sessions, connections and the repository, and release the profile lock."""
@@ -328,9 +331,13 @@ class SqlStorageBackend(StorageBackend):
         email = self.profile.default_user_email
         if email is None:
             return None
-        if self._default_user is None:
-            self._default_user = self.users.get_or_create(email=email)
-        return self._default_user
+        user = self._default_user
+        if user is None:
+            with self._default_user_lock:  # threads racing here would each make (and cache) a user of their own
+                user = self._default_user
+                if user is None:
+                    user = self._default_user = self.users.get_or_create(email=email)
+        return user
 
     # --------------------------------------------------------------------- bulk operations
     def bulk_insert(
