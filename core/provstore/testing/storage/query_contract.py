@@ -100,7 +100,7 @@ class QueryContractTests(StorageTests):
         for form in forms:
             found = storage.query().append("node", filters={"uuid": form}, project="id").all(flat=True)
             assert found == [pk], form
-        found = storage.query().append("node", filters={"uuid": {"in": forms + ["nope"]}}, project="id")
+        found = storage.query().append("node", filters={"uuid": {"in": [*forms, "nope"]}}, project="id")
         assert found.all(flat=True) == [pk]
         assert storage.query().append("node", filters={"uuid": {"!in": forms}}).count() == len(data.nodes) - 1
         assert storage.query().append("node", filters={"uuid": "not a uuid"}).count() == 0
@@ -138,6 +138,10 @@ class QueryContractTests(StorageTests):
         """Integers in [-2**63, 2**63) are accepted on columns and JSON paths; others raise ValidationError."""
         storage = provstore_dataset_storage
         assert storage.query().append("node", filters={"id": -(2**63)}).count() == 0
+        extremes = [-(2**63), 2**63 - 1, 2**40]
+        assert storage.query().append("node", filters={"id": {"in": extremes}}).count() == 0
+        assert storage.query().append("node", filters={"id": {"!in": extremes}}).count() == len(provstore_dataset.nodes)
+        assert storage.query().append("node", filters={"id": {"<": 2**63 - 1}}).count() == len(provstore_dataset.nodes)
         assert storage.query().append("node", filters={"attributes.x": {"<": 2**63 - 1}}).count() > 0
         for filters in (
             {"id": 2**63},

@@ -13,8 +13,10 @@ from typing import Any
 from provstore.query.fields import JsonPath, is_number
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     Boolean,
     ColumnElement,
+    Integer,
     Numeric,
     String,
     and_,
@@ -96,7 +98,8 @@ class PostgresDialect(Dialect):
         # one array literal '{...}' cast to the column's array type: parsed as one string, 2x to 4x faster than
         # ARRAY[...] of bound values, and a constant, so that = ANY() is hashed for long lists
         array = "{" + ",".join(_array_element(value) for value in values) + "}"
-        return column == any_(cast(literal(array, String), ARRAY(column.type)))
+        element = BigInteger() if isinstance(column.type, Integer) else column.type  # any 64-bit value is valid
+        return column == any_(cast(literal(array, String), ARRAY(element)))
 
     def text_order_key(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         return column.collate("C")
