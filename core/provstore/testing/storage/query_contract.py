@@ -7,11 +7,12 @@ reviewer (and ``test_every_documented_section_has_kit_tests``) can see that none
 from __future__ import annotations
 
 import datetime
+import time
 import uuid
 
 import pytest
 
-from provstore.exceptions import ValidationError
+from provstore.exceptions import QueryError, ValidationError
 from provstore.query.schema import ENTITIES
 from provstore.storage import StorageBackend
 from provstore.testing.dataset import NODES, Dataset
@@ -33,11 +34,13 @@ DOC_COVERAGE: dict[str, list[str]] = {
         "QueryContractTests.test_keys_that_are_not_path_safe_are_refused",
         "QueryContractTests.test_empty_projection_lists",
     ],
-    "Filters": [
+    "Filters": ["QueryFilterTests", "RandomFilterTests"],
+    "Which operators apply to which fields": ["QueryContractTests.test_operators_apply_only_to_their_field_kinds"],
+    "and, or and not": ["QueryFilterTests", "RandomFilterTests", "QueryContractTests.test_empty_and_or"],
+    "in and !in": [
         "QueryFilterTests",
-        "RandomFilterTests",
-        "QueryContractTests.test_operators_apply_only_to_their_field_kinds",
-        "QueryContractTests.test_empty_and_or",
+        "QueryContractTests.test_in_members_on_json_paths_are_scalars",
+        "QueryContractTests.test_long_in_and_or_lists_stay_fast",
     ],
     "Operands": [
         "QueryContractTests.test_uuid_operands",
@@ -45,8 +48,11 @@ DOC_COVERAGE: dict[str, list[str]] = {
         "QueryContractTests.test_integer_operands_fit_in_64_bits",
         "QueryContractTests.test_in_members_on_json_paths_are_scalars",
     ],
-    "JSON values compare by JSON type": ["QueryFilterTests", "RandomFilterTests"],
-    "Text columns": ["QueryContractTests.test_text_columns_compare_by_code_point"],
+    "JSON values compare by JSON type": [
+        "QueryFilterTests",
+        "RandomFilterTests",
+        "QueryContractTests.test_text_columns_compare_by_code_point",
+    ],
     "Results": [
         "QueryResultTests",
         "QueryContractTests.test_link_projections_follow_their_entity",
@@ -58,7 +64,15 @@ DOC_COVERAGE: dict[str, list[str]] = {
         "QueryTraversalTests",
         "QueryContractTests.test_traversal_limits_and_missing_start_nodes",
     ],
-    "Errors": ["QueryResultTests.test_invalid_query_usage_raises_validation_errors", "QueryFilterTests"],
+    "Errors": [
+        "QueryResultTests.test_invalid_query_usage_raises_validation_errors",
+        "QueryFilterTests",
+        "QueryContractTests.test_database_limits_raise_query_error",
+    ],
+    "Performance notes": [
+        "QueryContractTests.test_long_in_and_or_lists_stay_fast",
+        "TraversalScaleTests.test_traversal_of_a_long_cycle_and_many_start_nodes",
+    ],
 }
 """Section of docs/querying.md -> the kit tests (``Class`` or ``Class.test``) that check its statements."""
 
@@ -347,3 +361,34 @@ class QueryContractTests(StorageTests):
                     getattr(storage.query(), method)([1], link_types=bad)
             with pytest.raises(ValidationError, match="64-bit"):
                 getattr(storage.query(), method)([2**63])
+
+    def test_long_in_and_or_lists_stay_fast(
+        self, provstore_dataset_storage: StorageBackend, provstore_dataset: Dataset
+    ) -> None:
+        """in lists of 100,000 values on columns and JSON paths, and or lists of 5,000 terms, answer in seconds."""
+        storage, data = provstore_dataset_storage, provstore_dataset
+        start = time.perf_counter()
+        strings = [f"v{i}" for i in range(100_000)] + ["relax"]
+        expected = sorted(pk for pk, row in data.node_rows.items() if (row["attributes"] or {}).get("kind") == "relax")
+        found = storage.query().append("node", filters={"attributes.kind": {"in": strings}}, project="id")
+        assert sorted(found.all(flat=True)) == expected
+        numbers = [*range(10**6, 10**6 + 100_000), data.nodes["n4"]]
+        assert storage.query().append("node", filters={"id": {"in": numbers}}, project="id").all(flat=True) == [
+            data.nodes["n4"]
+        ]
+        assert storage.query().append("node", filters={"attributes.x": {"!in": numbers}}).count() == len(data.nodes)
+        terms = [{"label": f"nope{i}"} for i in range(5_000)] + [{"label": "alpha"}]
+        assert storage.query().append("node", filters={"or": terms}).count() == 1
+        assert time.perf_counter() - start < 20  # quadratic or OR-chained lists take minutes or fail outright
+
+    @pytest.mark.slow  # 40,000 bound values: a few seconds
+    def test_database_limits_raise_query_error(self, provstore_dataset_storage: StorageBackend) -> None:
+        """A valid query beyond a database's limits answers correctly or raises a one-line QueryError, never raw."""
+        storage = provstore_dataset_storage
+        terms = [{"label": f"nope{i}"} for i in range(40_000)] + [{"label": "alpha"}]
+        try:
+            count = storage.query().append("node", filters={"or": terms}).count()
+        except QueryError as exc:
+            assert "\n" not in str(exc) and exc.__cause__ is not None
+        else:
+            assert count == 1
