@@ -334,7 +334,7 @@ class QueryBuilder(ABC):
     def iterall(self, batch_size: int = 1000, flat: bool = False) -> Iterator[Any]:
         """Return an iterator over the rows of :meth:`all`, fetching ``batch_size`` at a time (bounded memory)."""
         spec = self._ready(flat)
-        rows = self.execute_stream(spec, _positive(batch_size, "batch_size"))
+        rows = self.execute_stream(spec, min(_positive(batch_size, "batch_size"), _MAX_BATCH))
         return (row[0] for row in rows) if flat else rows
 
     def dict(self) -> list[dict[str, dict[str, Any]]]:
@@ -347,7 +347,7 @@ class QueryBuilder(ABC):
         """Return an iterator over the rows of :meth:`dict`, fetching ``batch_size`` at a time."""
         spec = self._ready(False)
         projections = spec.projections()
-        rows = self.execute_stream(spec, _positive(batch_size, "batch_size"))
+        rows = self.execute_stream(spec, min(_positive(batch_size, "batch_size"), _MAX_BATCH))
         return (_as_dict(row, projections) for row in rows)
 
     # ------------------------------------------------------------------------------ for storage backends
@@ -457,6 +457,10 @@ def _capped(spec: QuerySpec, count: int) -> QuerySpec:
     return dataclasses.replace(spec, limit=count if spec.limit is None else min(count, spec.limit))
 
 
+_MAX_BATCH = 2**31 - 1
+"""Batches larger than this are fetched in batches of this size (database drivers take a C ``int``)."""
+
+
 def _non_negative(value: object, what: str) -> int | None:
     if value is None:
         return None
@@ -488,8 +492,10 @@ def _check_link_types(link_types: str | Iterable[str] | None) -> tuple[str, ...]
     if link_types is None:
         return PROVENANCE_LINK_TYPES
     chosen = (link_types,) if isinstance(link_types, str) else tuple(link_types)
+    if not chosen:
+        raise ValidationError(f"link_types takes at least one link type; valid link types: {', '.join(LINK_TYPES)}")
     unknown = [kind for kind in chosen if kind not in LINK_TYPES]
-    if unknown or not chosen:
+    if unknown:
         raise ValidationError(f"unknown link types {unknown!r}; valid link types: {', '.join(LINK_TYPES)}")
     return chosen
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import math
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,11 +27,13 @@ __all__ = [
     "check_members",
     "check_text",
     "is_number",
+    "normalise_uuid",
     "parse_field",
 ]
 
 _KEY = re.compile(r"^[\w-]+$")
 _INDEX = re.compile(r"^[0-9]+$")
+_CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 INT64 = 2**63
 """Integers must lie in ``[-INT64, INT64)``: what every database stores and compares exactly."""
@@ -145,6 +148,30 @@ def check_json_value(value: Any, what: str) -> Any:
     raise ValidationError(f"{what}: {type(value).__name__} is not a JSON value")
 
 
+def normalise_uuid(value: Any, what: str) -> str:
+    """Return a uuid operand (``str`` in any case, with or without dashes, or ``uuid.UUID``) as lowercase dashed text.
+
+    A string that is no uuid is returned unchanged (lowercased), so it matches no stored uuid.
+
+    :raises ValidationError: it is neither a string nor a ``uuid.UUID``.
+    """
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if not isinstance(value, str):
+        raise ValidationError(f"{what}: expected str or uuid.UUID for 'uuid', got {value!r}")
+    if _CANONICAL_UUID.match(value):
+        return value
+    check_text(value, what)
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return value.lower()
+
+
+def _is_uuid(field: FieldRef) -> bool:
+    return field.name == "uuid" and field.kind is FieldKind.TEXT
+
+
 def check_members(field: FieldRef, values: Any, what: str) -> tuple[Any, ...]:
     """Return the members of an ``in`` list, each checked as :func:`check_column_value` or, on JSON fields, as a
     JSON scalar; lists of only strings or only integers (the usual long ones) are checked in one pass.
@@ -152,6 +179,8 @@ def check_members(field: FieldRef, values: Any, what: str) -> tuple[Any, ...]:
     :raises ValidationError: a member is invalid for the field.
     """
     members = tuple(values)
+    if _is_uuid(field):
+        return tuple(normalise_uuid(value, what) for value in members)
     kinds = {type(value) for value in members}
     if kinds == {str} and field.kind in (FieldKind.JSON, FieldKind.TEXT):
         if "\x00" in "".join(members):
@@ -173,15 +202,20 @@ def check_members(field: FieldRef, values: Any, what: str) -> tuple[Any, ...]:
 def check_column_value(field: FieldRef, value: Any, what: str) -> Any:
     """Return ``value`` converted for comparison with the (non-JSON) field ``field``.
 
-    Aware datetimes are converted to UTC (the storage keeps UTC); naive ones are taken as UTC.
+    Aware datetimes are converted to UTC (the storage keeps UTC); naive ones are taken as UTC. Uuids may be given
+    as ``uuid.UUID`` or as text in any case (see :func:`normalise_uuid`).
 
     :raises ValidationError: the value's type does not match the field's.
     """
     kind = field.kind
+    if _is_uuid(field):
+        return normalise_uuid(value, what)
     if kind is FieldKind.BOOLEAN:
         ok = isinstance(value, bool)
     elif kind is FieldKind.INTEGER:
-        ok = isinstance(value, int) and not isinstance(value, bool) and -INT64 <= value < INT64
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        if ok and not -INT64 <= value < INT64:
+            raise ValidationError(f"{what}: integer {value} does not fit in 64 bits")
     elif kind is FieldKind.DATETIME:
         ok = isinstance(value, datetime.datetime)
         if ok:

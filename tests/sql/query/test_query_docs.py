@@ -46,3 +46,12 @@ def test_documented_examples_run_and_answer_correctly(storage, capsys):
     exec(traversal, namespace)
     assert namespace["pks"] == []
     assert namespace["qb"].all() == [(bulk, "Si bulk", "relaxed")]
+
+
+def test_every_section_of_the_documentation_is_checked_by_the_kit():
+    """Each section heading of docs/querying.md names kit tests in the kit's DOC_COVERAGE checklist."""
+    from provstore.testing.storage.query_contract import DOC_COVERAGE
+
+    headings = re.findall(r"^#{2,3} (.+)$", DOC.read_text(encoding="utf-8"), re.MULTILINE)
+    sections = [heading.replace("`", "") for heading in headings]
+    assert sorted(sections) == sorted(DOC_COVERAGE)

@@ -28,6 +28,7 @@ from provstore.testing.storage.groups import GroupTests
 from provstore.testing.storage.info import InfoMaintenanceTests
 from provstore.testing.storage.lifecycle import ConfigurationTests, LifecycleTests
 from provstore.testing.storage.links import LinkTests
+from provstore.testing.storage.query_contract import QueryContractTests
 from provstore.testing.storage.query_filters import QueryFilterTests, RandomFilterTests
 from provstore.testing.storage.query_relationships import QueryRelationshipTests
 from provstore.testing.storage.query_results import QueryResultTests
@@ -51,6 +52,7 @@ __all__ = [
     "JsonValueTests",
     "LifecycleTests",
     "LinkTests",
+    "QueryContractTests",
     "QueryFilterTests",
     "QueryRelationshipTests",
     "QueryResultTests",
@@ -78,6 +80,7 @@ AREAS: tuple[type[StorageTests], ...] = (
     GlobalVariableTests,
     InfoMaintenanceTests,
     ConcurrencyTests,
+    QueryContractTests,
     QueryFilterTests,
     RandomFilterTests,
     QueryRelationshipTests,

@@ -42,7 +42,9 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.sql.elements import Grouping
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement as _ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from provstore_sql.engine import json_dumps
 
@@ -79,7 +81,23 @@ def _balanced(
         return combine(*parts)
     middle = len(parts) // 2
     left, right = _balanced(combine, parts[:middle], empty), _balanced(combine, parts[middle:], empty)
-    return combine(Grouping(left), Grouping(right))
+    return combine(_Parenthesised(left), _Parenthesised(right))
+
+
+class _Parenthesised(_ColumnElement[bool]):
+    """A boolean term always written in parentheses: SQLAlchemy 2.1 flattens ``(a OR b) OR c`` even in a Grouping."""
+
+    inherit_cache = True
+    _traverse_internals = [("element", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, element: ColumnElement[bool]) -> None:
+        self.element = element
+        self.type = element.type
+
+
+@compiles(_Parenthesised)
+def _compile_parenthesised(element: _Parenthesised, compiler: Any, **kw: Any) -> str:
+    return "(" + compiler.process(element.element, **kw) + ")"
 
 
 class Dialect(ABC):

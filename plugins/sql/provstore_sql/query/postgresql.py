@@ -13,8 +13,10 @@ from typing import Any
 from provstore.query.fields import JsonPath, is_number
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     Boolean,
     ColumnElement,
+    Integer,
     Numeric,
     String,
     and_,
@@ -105,7 +107,8 @@ class PostgresDialect(Dialect):
             if not values:
                 return false()
         array = "{" + ",".join(_array_element(value) for value in values) + "}"
-        return column == any_(cast(literal(array, String), ARRAY(column.type)))
+        element = BigInteger() if isinstance(column.type, Integer) else column.type  # any 64-bit value is valid
+        return column == any_(cast(literal(array, String), ARRAY(element)))
 
     def text_order_key(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         if isinstance(column.type, UuidType):  # uuid order is the order of its lowercase text already
