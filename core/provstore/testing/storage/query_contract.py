@@ -381,7 +381,8 @@ class QueryContractTests(StorageTests):
         assert storage.query().append("node", filters={"or": terms}).count() == 1
         assert time.perf_counter() - start < 20  # quadratic or OR-chained lists take minutes or fail outright
 
-    @pytest.mark.slow  # 12,000 bound values: seconds on PostgreSQL, about ten on SQLite (it plans long ORs superlinearly)
+    # 12,000 bound values: seconds on PostgreSQL, about ten on SQLite (it plans long ORs superlinearly)
+    @pytest.mark.slow
     def test_database_limits_raise_query_error(self, provstore_dataset_storage: StorageBackend) -> None:
         """A valid query beyond a database's limits answers correctly or raises a one-line QueryError, never raw."""
         storage = provstore_dataset_storage
