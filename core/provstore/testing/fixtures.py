@@ -31,10 +31,11 @@ KIT_USER_EMAIL = "kit@provstore.test"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the capability marker so that ``--strict-markers`` accepts it."""
+    """Register the kit's markers (capabilities, and ``slow`` for its long tests) for ``--strict-markers``."""
     config.addinivalue_line(
         "markers", f"{MARKER}(*capabilities, absent=()): skip unless the backend's test class declares them"
     )
+    config.addinivalue_line("markers", "slow: a kit test that takes seconds; deselect with -m 'not slow'")
 
 
 @pytest.hookimpl(tryfirst=True)
