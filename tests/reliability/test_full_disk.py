@@ -299,6 +299,30 @@ def test_archive_and_transfer_out_of_a_full_store_and_into_one(disk: SmallDisk, 
         target.close()
 
 
+def test_archive_create_onto_a_full_disk(disk: SmallDisk, tmp_path: Path) -> None:
+    """An archive written onto a full disk raises StorageFull naming the archive, leaves no file, then succeeds."""
+    from provstore.archive import create_archive
+
+    source_profile = make_profile("core.sqlite_dos", tmp_path / "source")
+    resolve_storage_class(source_profile).initialise(source_profile)
+    source = _open(source_profile)
+    try:
+        _fill_store(source, 8)  # 2.4 MB of incompressible files
+        disk.fill(leave=1 << 20)
+        archive = disk.root / "out.zip"
+        with pytest.raises(StorageFull) as info:
+            create_archive(source, archive)
+        message = str(info.value)
+        assert "\n" not in message and str(archive) in message and "full" in message
+        assert info.value.path == str(disk.root)
+        assert sorted(path.name for path in disk.root.iterdir()) == ["filler"]  # no partial archive, no temp folder
+        disk.free()
+        create_archive(source, archive)
+        assert archive.stat().st_size > 2_000_000
+    finally:
+        source.close()
+
+
 def test_migration_on_a_full_disk(profile: Profile, disk: SmallDisk) -> None:
     """A migration that cannot write raises StorageFull and leaves the old version; it succeeds once space is freed."""
     import sqlite3

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import json
 import os
 import shutil
@@ -35,7 +36,7 @@ from provstore.archive.format import (
 )
 from provstore.archive.repository import ZipRepository
 from provstore.config import Profile
-from provstore.exceptions import CorruptStorage, PluginNotFound, ValidationError
+from provstore.exceptions import CorruptStorage, PluginNotFound, StorageFull, ValidationError
 from provstore.repository.abstract import CHUNK_SIZE
 from provstore.storage.abstract import StorageBackend
 from provstore.transfer import TransferReport, transfer_storage
@@ -97,6 +98,7 @@ def create_archive(
     import`` reads: the same members, aiida-core's metadata, and a database without provstore's schema stamp.
 
     :raises ValidationError: ``path`` exists already, or ``format`` is neither ``provstore`` nor ``aiida``.
+    :raises StorageFull: the archive's disk filled up; no file is left of it.
     """
     if format not in ARCHIVE_FORMATS:
         raise ValidationError(f"unknown archive format {format!r}; choose one of {', '.join(ARCHIVE_FORMATS)}")
@@ -142,9 +144,26 @@ def create_archive(
         if format == "aiida":
             _metadata_and_database_first(partial)
         os.replace(partial, path)
+    except StorageFull as exc:  # the archive's own database, in a folder beside the archive
+        raise _archive_disk_full(path, exc.needed) from None
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise _archive_disk_full(path, None) from None
     finally:
         partial.unlink(missing_ok=True)
     return report
+
+
+def _archive_disk_full(path: Path, needed: int | None) -> StorageFull:
+    """Return the one-line error for an archive that did not fit on its disk (nothing of it is left)."""
+    more = f" (at least {needed / 2**20:.1f} MiB more)" if needed else ""
+    return StorageFull(
+        f"the disk of {path.parent} is full: archive {path} was not written (nothing of it is left); "
+        f"free space{more} or choose another disk, and run it again",
+        path=str(path.parent),
+        needed=needed,
+    )
 
 
 def _metadata_and_database_first(path: Path) -> None:
