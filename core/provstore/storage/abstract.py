@@ -10,8 +10,9 @@ What an implementation provides, in one place (``docs/api-reference.md`` tells t
   :meth:`~StorageBackend.version_profile`, :meth:`~StorageBackend.initialise`,
   :meth:`~StorageBackend.migrate`; and every other abstract method and property below.
 - **may**: ``default_repository_backend`` with :meth:`~StorageBackend.default_repository_config`
-  (a storage that holds files), ``SetupOptions`` with :meth:`~StorageBackend.setup_storage` (something
-  to prepare before ``initialise``, e.g. a database role), ``can_delete_storage`` with
+  and ``default_repository_fields`` (a storage that holds files), ``SetupOptions`` with
+  :meth:`~StorageBackend.setup_storage` (something to prepare before ``initialise``, e.g. a database role),
+  ``can_delete_storage`` with
   :meth:`~StorageBackend.delete_storage`, and ``cli_exposed = False`` (hidden from ``profile setup``).
 """
 
@@ -54,6 +55,11 @@ class StorageBackend(ABC):
 
     default_repository_backend: ClassVar[str | None] = None
     """Name of the repository backend used when the profile names none (None: the storage holds no files)."""
+
+    default_repository_fields: ClassVar[frozenset[str]] = frozenset()
+    """Fields of ``Configuration`` that only configure the default repository (e.g. its folder): optional in the
+    model, required by ``provstore profile setup`` unless ``--repository-backend`` names another repository, and
+    then not offered."""
 
     can_delete_storage: ClassVar[bool] = False
     """Whether :meth:`delete_storage` is implemented; ``provstore profile delete`` leaves the data of a
