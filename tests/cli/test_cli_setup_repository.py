@@ -215,3 +215,13 @@ def test_storage_init_initialises_a_hand_written_s3_profile(run, s3_server, tmp_
         storage.get_repository().put_object_from_filelike(io.BytesIO(b"x"))
         assert storage.get_info()["repository"]["backend"] == "core.s3"
     assert run("-p", "hand-s3", "storage", "init").output.endswith("nothing was changed.\n")
+
+
+def test_a_store_read_in_place_offers_no_repository_choice(run, tmp_path):
+    result = run(
+        "profile", "setup", "core.aiida_sqlite_dos", "--profile-name", "x", "--filepath", str(tmp_path),
+        "--repository-backend", "core.s3",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "core.aiida_sqlite_dos has a fixed repository, so it takes no repository options" in result.output
+    assert "--repository-backend" not in run("profile", "setup", "core.aiida_sqlite_dos", "--help").output

@@ -203,7 +203,7 @@ class _SetupCommand(click.Command):
             click.Option(["--email"], help="Email of the default user of the new profile."),
         ]
         text = f"Create a profile on {backend} and initialise its storage.\n\n{backend}: {description}"
-        default = storage_cls.default_repository_backend
+        default = storage_cls.default_repository_backend if storage_cls.repository_selectable else None
         if default is not None:
             self.common.append(
                 click.Option(
@@ -261,7 +261,7 @@ class _SetupCommand(click.Command):
         from provstore.cli.config_options import field_options
         from provstore.plugins import get_plugin_manager
 
-        default = self.storage_cls.default_repository_backend
+        default = self.storage_cls.default_repository_backend if self.storage_cls.repository_selectable else None
         name = _option_value(args, _REPOSITORY_OPTION) if default is not None else None
         if name is not None and name != self.repository_backend:
             self.repository_cls = get_plugin_manager().get_repository_backend(name)
@@ -278,9 +278,12 @@ class _SetupCommand(click.Command):
             if not flag.startswith(("--repository-", "--no-repository-")) or flag in known:
                 continue
             if default is None:
-                raise click.UsageError(
-                    f"{self.backend} keeps no files, so it takes no repository options ({flag})", ctx
+                why = (
+                    "keeps no files"
+                    if self.storage_cls.default_repository_backend is None
+                    else "has a fixed repository"
                 )
+                raise click.UsageError(f"{self.backend} {why}, so it takes no repository options ({flag})", ctx)
             if self.repository_backend is None:
                 raise click.UsageError(
                     f"option {flag} is a setting of a repository backend: choose the backend with "
