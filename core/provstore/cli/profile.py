@@ -264,12 +264,19 @@ class _SetupCommand(click.Command):
         default = self.storage_cls.default_repository_backend if self.storage_cls.repository_selectable else None
         name = _option_value(args, _REPOSITORY_OPTION) if default is not None else None
         if name is not None and name != self.repository_backend:
-            self.repository_cls = get_plugin_manager().get_repository_backend(name)
+            try:
+                self.repository_cls = get_plugin_manager().get_repository_backend(name)
+            except ProvstoreError:
+                if ctx.resilient_parsing:  # shell completion: complete what is known, print no error
+                    return super().parse_args(ctx, args)
+                raise
             self.repository_backend = name
             self.repository_options = field_options(
                 self.repository_cls.Configuration, _REPOSITORY_PREFIX, flag_prefix=_REPOSITORY_FLAG
             )
             self.params = self._params()
+        if ctx.resilient_parsing:
+            return super().parse_args(ctx, args)
         known = {flag for param in self.params for flag in (*param.opts, *param.secondary_opts)}
         for arg in args:
             if arg == "--":

@@ -167,3 +167,29 @@ def test_at_a_terminal_the_password_is_asked_for_without_echo(password_cluster, 
     assert _saved("pg")["database_password"] == ROLE_PASSWORD
     with provstore.open_storage("pg") as storage:
         assert storage.get_info()["database"]["user"] == role[0]
+
+
+def test_storage_init_of_a_hand_written_profile_says_how_to_give_the_password(run, password_cluster, role, tmp_path):
+    from provstore.config import Config, Profile
+
+    settings = {
+        "database_hostname": password_cluster.host,
+        "database_port": password_cluster.port,
+        "database_username": role[0],
+        "database_name": role[1],
+        "repository_uri": str(tmp_path / "files"),
+    }
+    with Config.edit() as config:  # as a user writing config.json by hand would: no password in it
+        config.add_profile(Profile("hand", {"storage": {"backend": "core.psql_dos", "config": settings}}))
+    refused = run("-p", "hand", "storage", "init")
+    assert refused.exit_code == 1 and refused.output.count("\n") == 1, refused.output
+    assert "(no password given)" in refused.output
+    assert refused.output.endswith(
+        "give it as 'database_password' in the profile's configuration or in the environment variable PGPASSWORD\n"
+    )
+    os.environ["PGPASSWORD"] = ROLE_PASSWORD  # restored by the role fixture's monkeypatch
+    result = run("-p", "hand", "storage", "init")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Initialised the storage of profile 'hand' on core.psql_dos (schema version ")
+    with provstore.open_storage("hand") as storage:
+        assert storage.get_info()["database"]["database"] == role[1]
