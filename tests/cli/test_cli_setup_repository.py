@@ -225,3 +225,15 @@ def test_a_store_read_in_place_offers_no_repository_choice(run, tmp_path):
     assert result.exit_code == 2
     assert "core.aiida_sqlite_dos has a fixed repository, so it takes no repository options" in result.output
     assert "--repository-backend" not in run("profile", "setup", "core.aiida_sqlite_dos", "--help").output
+
+
+def test_a_psql_dos_profile_without_repository_uri_needs_a_repository_section(tmp_path):
+    from provstore.exceptions import ConfigurationError
+    from provstore.storage import StorageBackend
+
+    storage = {"backend": "core.psql_dos", "config": {"database_username": "u", "database_name": "d"}}
+    with pytest.raises(ConfigurationError, match=r"^profile 'bare': core\.psql_dos needs 'repository_uri'"):
+        StorageBackend.repository_for(Profile("bare", {"storage": storage}))
+    files = {"backend": "core.diskobjectstore", "config": {"filepath": str(tmp_path / "files")}}
+    repository = StorageBackend.repository_for(Profile("split", {"storage": storage, "repository": files}))
+    assert repository.is_initialised is False and "files" in repr(repository)
