@@ -193,3 +193,12 @@ def test_storage_init_of_a_hand_written_profile_says_how_to_give_the_password(ru
     assert result.output.startswith("Initialised the storage of profile 'hand' on core.psql_dos (schema version ")
     with provstore.open_storage("hand") as storage:
         assert storage.get_info()["database"]["database"] == role[1]
+
+
+def test_a_missing_administrator_password_names_the_administrator_options(run, password_cluster, role, tmp_path):
+    result = run(*_setup_args(password_cluster, role, tmp_path), "--admin-username", password_cluster.user)
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert f"as user {password_cluster.user!r} (no password given)" in result.output
+    assert result.output.endswith(
+        "give the password with --admin-password-file PATH, the environment variable PGPASSWORD or --admin-password\n"
+    )
