@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "AuthenticationRequired",
     "ClosedStorage",
     "ConfigurationError",
     "CorruptStorage",
@@ -66,6 +67,20 @@ class StorageError(ProvstoreError):
 
 class UnreachableStorage(StorageError):
     """The storage cannot be accessed (server down, wrong credentials, missing file or folder)."""
+
+
+class AuthenticationRequired(UnreachableStorage):
+    """The server refused the credentials and no secret was given: the caller may ask the user for it and retry.
+
+    ``field`` names the configuration field that holds the secret (e.g. ``database_password``) and
+    ``environment`` the environment variable the driver reads when the field is empty (e.g. ``PGPASSWORD``),
+    so that ``provstore profile setup`` can prompt for it, or say how to give it.
+    """
+
+    def __init__(self, message: str, *, field: str, environment: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.environment = environment
 
 
 class IncompatibleStorageSchema(StorageError):

@@ -40,6 +40,20 @@ def info(state: CliState, detailed: bool, as_json: bool) -> None:
 
 @storage.command()
 @click.pass_obj
+def init(state: CliState) -> None:
+    """Initialise the storage and repository of a profile that is configured but not initialised yet.
+
+    For a profile written into config.json by hand (or whose storage was removed). The new storage is opened
+    once to check it, as 'profile setup' does, and deleted again if it does not work. A storage that is
+    initialised already is left untouched: the command says so and exits with 0, so it is safe to repeat.
+    """
+    from provstore.cli.profile import initialise_storage
+
+    click.echo(initialise_storage(state.load_profile()))
+
+
+@storage.command()
+@click.pass_obj
 def version(state: CliState) -> None:
     """Show the schema version of the storage and the version this code expects."""
     from provstore.plugins import resolve_storage_class

@@ -9,10 +9,11 @@ What an implementation provides, in one place (``docs/api-reference.md`` tells t
 - **must**: a ``Configuration`` model; the class methods :meth:`~StorageBackend.version_head`,
   :meth:`~StorageBackend.version_profile`, :meth:`~StorageBackend.initialise`,
   :meth:`~StorageBackend.migrate`; and every other abstract method and property below.
-- **may**: ``default_repository_backend`` with :meth:`~StorageBackend.default_repository_config`
-  (a storage that holds files), ``SetupOptions`` with :meth:`~StorageBackend.setup_storage` (something
-  to prepare before ``initialise``, e.g. a database role), ``can_delete_storage`` with
-  :meth:`~StorageBackend.delete_storage`, and ``cli_exposed = False`` (hidden from ``profile setup``).
+- **may**: ``default_repository_backend`` with :meth:`~StorageBackend.default_repository_config`,
+  ``default_repository_fields`` and ``repository_selectable`` (a storage that holds files), ``SetupOptions``
+  with :meth:`~StorageBackend.setup_storage` (something to prepare before ``initialise``, e.g. a database
+  role), ``can_delete_storage`` with :meth:`~StorageBackend.delete_storage`, and ``cli_exposed = False``
+  (hidden from ``profile setup``).
 """
 
 from __future__ import annotations
@@ -54,6 +55,15 @@ class StorageBackend(ABC):
 
     default_repository_backend: ClassVar[str | None] = None
     """Name of the repository backend used when the profile names none (None: the storage holds no files)."""
+
+    default_repository_fields: ClassVar[frozenset[str]] = frozenset()
+    """Fields of ``Configuration`` that only configure the default repository (e.g. its folder): optional in the
+    model, required by ``provstore profile setup`` unless ``--repository-backend`` names another repository, and
+    then not offered."""
+
+    repository_selectable: ClassVar[bool] = True
+    """Whether ``provstore profile setup --repository-backend`` may give a storage that holds files another
+    repository than its default (False for stores whose files are in a fixed place, e.g. read in place)."""
 
     can_delete_storage: ClassVar[bool] = False
     """Whether :meth:`delete_storage` is implemented; ``provstore profile delete`` leaves the data of a

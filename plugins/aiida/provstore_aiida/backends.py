@@ -146,6 +146,7 @@ class _ReadOnlyAiidaStorage(SqlStorageBackend):
     """What the read-only aiida backends share: schema calls that read only, and every write refused."""
 
     default_repository_backend: ClassVar[str | None] = "core.diskobjectstore"
+    repository_selectable: ClassVar[bool] = False  # the files are aiida-core's container, read in place
 
     @classmethod
     def version_head(cls) -> str:

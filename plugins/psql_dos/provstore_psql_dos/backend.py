@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 import pydantic
 import sqlalchemy as sa
 from provstore.config.paths import absolute_path
+from provstore.exceptions import ConfigurationError
 from provstore_sql import tables
 from provstore_sql.backend import SqlStorageBackend
 from provstore_sql.dialect import SqlDialect
@@ -145,8 +146,10 @@ class PsqlDosBackend(SqlStorageBackend):
             default=None, description="Password of the role; leave empty for trust or peer authentication."
         )
         database_name: str = Field(description="Name of the database holding the provenance graph.")
-        repository_uri: str = Field(
-            description="Folder of the disk-objectstore container holding the files (a path or a file:// URI)."
+        repository_uri: str | None = Field(
+            default=None,
+            description="Folder of the disk-objectstore container holding the files (a path or a file:// URI); "
+            "required unless the profile names its own repository backend.",
         )
         engine_kwargs: dict[str, Any] = Field(
             default_factory=dict, description="Extra keyword arguments of sqlalchemy.create_engine (JSON object)."
@@ -154,7 +157,9 @@ class PsqlDosBackend(SqlStorageBackend):
 
         @pydantic.field_validator("repository_uri")
         @classmethod
-        def _local_folder(cls, value: str) -> str:
+        def _local_folder(cls, value: str | None) -> str | None:
+            if value is None:
+                return None
             parts = urlsplit(value)
             if parts.scheme not in ("", "file") or (parts.scheme == "file" and parts.netloc not in ("", "localhost")):
                 raise ValueError("must be a local folder: a path or a file:// URI")
@@ -164,7 +169,15 @@ class PsqlDosBackend(SqlStorageBackend):
 
         @property
         def repository_folder(self) -> str:
-            """Return the repository folder as a plain path (a ``file://`` URI is decoded)."""
+            """Return the repository folder as a plain path (a ``file://`` URI is decoded).
+
+            :raises ConfigurationError: the configuration names no folder.
+            """
+            if self.repository_uri is None:
+                raise ConfigurationError(
+                    "core.psql_dos needs 'repository_uri' (the folder of its disk-objectstore container) when the "
+                    "profile names no repository backend"
+                )
             parts = urlsplit(self.repository_uri)
             return unquote(parts.path) if parts.scheme == "file" else self.repository_uri
 
@@ -179,12 +192,19 @@ class PsqlDosBackend(SqlStorageBackend):
         admin_password: SecretStr | None = Field(default=None, description="Password of the administrator role.")
 
     default_repository_backend: ClassVar[str | None] = "core.diskobjectstore"
+    default_repository_fields: ClassVar[frozenset[str]] = frozenset({"repository_uri"})
     dialect = PsqlDosDialect()
 
     @classmethod
     def default_repository_config(cls, profile: Profile) -> dict[str, Any]:
-        """Return the disk-objectstore configuration pointing at ``repository_uri``."""
-        return {"filepath": _config(profile).repository_folder}
+        """Return the disk-objectstore configuration pointing at ``repository_uri``.
+
+        :raises ConfigurationError: the profile gives no ``repository_uri``.
+        """
+        try:
+            return {"filepath": _config(profile).repository_folder}
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"profile {profile.name!r}: {exc}") from None
 
     @classmethod
     def setup_storage(cls, profile: Profile, options: SetupOptions | None) -> dict[str, bool]:

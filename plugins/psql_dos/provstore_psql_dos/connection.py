@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg2
 import sqlalchemy as sa
-from provstore.exceptions import ConfigurationError, UnreachableStorage
+from provstore.exceptions import AuthenticationRequired, ConfigurationError, UnreachableStorage
 from provstore_sql.engine import JSON_ENGINE_KWARGS
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAINTENANCE_DATABASE",
+    "PASSWORD_ENV_VAR",
     "MissingDatabase",
     "connect",
     "create_engine",
@@ -75,14 +76,37 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+PASSWORD_ENV_VAR = "PGPASSWORD"  # noqa: S105 (the name of a variable, not a password)
+"""Environment variable from which libpq takes the password when the profile gives none."""
+
+_REFUSED_CREDENTIALS = ("no password supplied", "password authentication failed")
+"""What libpq and the server say when a password is needed, or the one libpq found is not the role's."""
+
+
 def unreachable(
     config: PsqlDosBackend.Configuration, exc: BaseException, database: str | None = None
 ) -> UnreachableStorage:
-    """Return the one-line error for a failed connection, naming host, port, database and user, password masked."""
+    """Return the one-line error for a failed connection, naming host, port, database and user, password masked.
+
+    The error says where the password came from: the profile (``password: ***``), ``PGPASSWORD``, or nowhere.
+    Refused credentials without a password in the profile are :class:`AuthenticationRequired`, so the CLI can
+    ask for the password.
+    """
     name = database or config.database_name
-    reason = mask(_first_line(exc), _password(config))
-    cls = MissingDatabase if f'database "{name}" does not exist' in reason else UnreachableStorage
-    return cls(f"cannot connect to {describe(config, name)} (password: ***): {reason}")
+    password = _password(config)
+    reason = mask(_first_line(exc), password)
+    if password is not None:
+        source = "password: ***"
+    elif os.environ.get(PASSWORD_ENV_VAR):
+        source = f"password from {PASSWORD_ENV_VAR}"
+    else:
+        source = "no password given"
+    message = f"cannot connect to {describe(config, name)} ({source}): {reason}"
+    if f'database "{name}" does not exist' in reason:
+        return MissingDatabase(message)
+    if password is None and any(words in reason for words in _REFUSED_CREDENTIALS):
+        return AuthenticationRequired(message, field="database_password", environment=PASSWORD_ENV_VAR)
+    return UnreachableStorage(message)
 
 
 def _password(config: PsqlDosBackend.Configuration) -> str | None:
@@ -104,7 +128,10 @@ def _connect_kwargs(config: PsqlDosBackend.Configuration) -> dict[str, Any]:
 def connect(config: PsqlDosBackend.Configuration, database: str | None = None) -> Any:
     """Return a new autocommit psycopg2 connection to the profile's database (or ``database``).
 
+    Without a password in the profile none is passed, so libpq uses ``PGPASSWORD`` (or ``~/.pgpass``).
+
     :raises MissingDatabase: the server is reachable but the database does not exist.
+    :raises AuthenticationRequired: the server wants a password and the profile gives none.
     :raises UnreachableStorage: the server cannot be reached or refuses the credentials.
     """
     try:

@@ -6,14 +6,16 @@ with existing role and database nothing is changed (the role's password is never
 
 from __future__ import annotations
 
+import contextlib
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import psycopg2
-from provstore.exceptions import ConfigurationError, UnreachableStorage
+from provstore.exceptions import AuthenticationRequired, ConfigurationError, UnreachableStorage
 from psycopg2.extensions import encrypt_password
 
-from provstore_psql_dos.connection import MAINTENANCE_DATABASE, connection_to, mask
+from provstore_psql_dos.connection import MAINTENANCE_DATABASE, connect, mask
 
 if TYPE_CHECKING:
     from provstore_psql_dos.backend import PsqlDosBackend
@@ -36,6 +38,22 @@ def quote_identifier(name: str) -> str:
     return f'"{name}"'
 
 
+@contextlib.contextmanager
+def _administrator_connection(admin: PsqlDosBackend.Configuration) -> Iterator[Any]:
+    """Yield a connection to the maintenance database as the administrator, closed afterwards.
+
+    :raises AuthenticationRequired: for field ``admin_password`` (the setup option), not the profile's password.
+    """
+    try:
+        connection = connect(admin, MAINTENANCE_DATABASE)
+    except AuthenticationRequired as exc:
+        raise AuthenticationRequired(str(exc), field="admin_password", environment=exc.environment) from None
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
 def provision(
     config: PsqlDosBackend.Configuration,
     admin_username: str,
@@ -45,6 +63,7 @@ def provision(
 
     Connects as ``admin_username`` to the same host and port. Returns which of the two were created.
 
+    :raises AuthenticationRequired: the server wants the administrator's password and none was given.
     :raises UnreachableStorage: the administrator cannot connect, or lacks the rights to create them.
     """
     from pydantic import SecretStr
@@ -59,7 +78,7 @@ def provision(
     )
     password = config.database_password.get_secret_value() if config.database_password is not None else None
     created = {"role": False, "database": False}
-    with connection_to(admin, MAINTENANCE_DATABASE) as connection, connection.cursor() as cursor:
+    with _administrator_connection(admin) as connection, connection.cursor() as cursor:
         try:
             cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (config.database_username,))
             if cursor.fetchone() is None:

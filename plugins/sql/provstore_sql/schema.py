@@ -103,7 +103,7 @@ class SchemaManager:
         if not self.dialect.storage_exists(self.profile):
             raise StorageMigrationError(
                 f"the storage of profile {self.profile.name!r} is not initialised: nothing to migrate "
-                "(create it with `provstore profile setup` or `provstore presto`)"
+                f"(initialise it with `provstore -p {self.profile.name} storage init`)"
             )
         self.version()  # recognise the schema (e.g. an aiida-core store) before the lock writes anything
         lock = self.dialect.profile_lock(self.profile)

@@ -285,7 +285,7 @@ class SqliteDosStorage(SqlStorageBackend):
         if not path.is_file():
             raise UnreachableStorage(
                 f"profile {profile.name!r}: no database at {path}; initialise the storage first "
-                "(`provstore profile setup core.sqlite_dos` or `provstore presto`)"
+                f"(`provstore -p {profile.name} storage init`)"
             )
         refuse_aiida_sqlite_file(path, profile.name)  # before the lock file and journal mode are written
         super().__init__(profile, repository)
