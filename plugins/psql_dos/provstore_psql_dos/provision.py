@@ -6,6 +6,7 @@ with existing role and database nothing is changed (the role's password is never
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,7 @@ import psycopg2
 from provstore.exceptions import ConfigurationError, UnreachableStorage
 from psycopg2.extensions import encrypt_password
 
-from provstore_psql_dos.connection import MAINTENANCE_DATABASE, connection_to, mask
+from provstore_psql_dos.connection import MAINTENANCE_DATABASE, connect, mask
 
 if TYPE_CHECKING:
     from provstore_psql_dos.backend import PsqlDosBackend
@@ -59,7 +60,14 @@ def provision(
     )
     password = config.database_password.get_secret_value() if config.database_password is not None else None
     created = {"role": False, "database": False}
-    with connection_to(admin, MAINTENANCE_DATABASE) as connection, connection.cursor() as cursor:
+    try:
+        administrator = connect(admin, MAINTENANCE_DATABASE)
+    except UnreachableStorage as exc:
+        raise UnreachableStorage(
+            f"the administrator given with --admin-username {admin_username!r} (and --admin-password) cannot "
+            f"connect: {mask(str(exc), admin_password)}"
+        ) from None
+    with contextlib.closing(administrator) as connection, connection.cursor() as cursor:
         try:
             cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (config.database_username,))
             if cursor.fetchone() is None:
@@ -78,6 +86,7 @@ def provision(
             reason = mask(mask(str(exc).strip().splitlines()[0], password), admin_password)
             raise UnreachableStorage(
                 f"administrator {admin_username!r} could not create role {config.database_username!r} or database "
-                f"{config.database_name!r} at {config.database_hostname}:{config.database_port}: {reason}"
+                f"{config.database_name!r} at {config.database_hostname}:{config.database_port}: {reason}; give "
+                "--admin-username (and --admin-password) of a role that may create roles and databases"
             ) from None
     return created
