@@ -181,3 +181,92 @@ def test_no_help_text_holds_rst_markup() -> None:
     assert "provstore profile setup core.sqlite_dos" in texts  # the tree includes the generated setup commands
     leaks = {path: RST.findall(text) for path, text in texts.items() if RST.search(text)}
     assert not leaks, leaks
+
+
+def _store_with_group(name: str, storage: dict, label: str = "shared") -> None:
+    """Save profile ``name`` on ``storage``, initialised, holding a user and a group ``label``."""
+    from provstore.config import Config, Profile
+    from provstore.plugins import resolve_storage_class
+    from provstore.storage import EntityTypes
+
+    profile = Profile(name, {"storage": storage})
+    resolve_storage_class(profile).initialise(profile)
+    with Config.edit() as config:
+        config.add_profile(profile)
+    with open_storage(profile) as backend:
+        users = backend.bulk_insert(EntityTypes.USER, [{"email": f"{name}@example.org"}], allow_defaults=True)
+        backend.bulk_insert(EntityTypes.GROUP, [{"label": label, "user_id": users[0]}], allow_defaults=True)
+
+
+def _sqlite(tmp_path: Path, name: str) -> dict:
+    return {"backend": "core.sqlite_dos", "config": {"filepath": str(tmp_path / name)}}
+
+
+def _import_clash(run, tmp_path: Path, target: dict) -> None:
+    _store_with_group("source", _sqlite(tmp_path, "source"))
+    _store_with_group("target", target)
+    archive = str(tmp_path / "source.zip")
+    assert run("-p", "source", "archive", "create", archive).exit_code == 0
+    for args in (
+        ["-p", "target", "archive", "import", archive],
+        ["storage", "transfer", "--from", "source", "--to", "target", "--merge"],
+    ):
+        result = run(*args)
+        assert result.exit_code == 1, result.output
+        assert len(result.stderr.splitlines()) == 1, result.stderr
+        assert result.stderr.startswith("Error: group label 'shared' of type 'core' is taken in the target"), (
+            result.stderr
+        )
+        assert "rename or delete one of the two groups" in result.stderr
+        assert "constraint" not in result.stderr.lower() and "COPY" not in result.stderr
+    with open_storage("target") as backend:
+        assert backend.get_info()["entities"]["groups"] == 1  # nothing of the archive was written
+
+
+def test_import_clashing_on_a_group_label_says_so_in_one_line_sqlite(run, tmp_path) -> None:
+    _import_clash(run, tmp_path, _sqlite(tmp_path, "target"))
+
+
+@pytest.mark.postgres
+def test_import_clashing_on_a_group_label_says_so_in_one_line_postgres(run, tmp_path, pg_database) -> None:
+    config = {**pg_database, "repository_uri": str(tmp_path / "target-files")}
+    _import_clash(run, tmp_path, {"backend": "core.psql_dos", "config": config})
+
+
+def test_transfer_of_an_unreadable_value_is_one_line(run, tmp_path) -> None:
+    import sqlite3
+
+    _store_with_group("source", _sqlite(tmp_path, "source"))
+    _store_with_group("target", _sqlite(tmp_path, "target"), label="other")
+    database = sqlite3.connect(tmp_path / "source" / "database.sqlite")  # SQLite keeps a value of any type
+    database.execute("UPDATE db_dbgroup SET time = 'yesterday'")
+    database.commit()
+    database.close()
+    result = run("storage", "transfer", "--from", "source", "--to", "target", "--merge")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: the storage of profile 'source' holds a value that cannot be read "
+        "(Invalid isoformat string: 'yesterday'): fix or delete that row\n"
+    )
+
+
+def test_transfer_clashing_on_a_computer_label_says_so_in_one_line(run, tmp_path) -> None:
+    from provstore.storage import EntityTypes
+
+    _store_with_group("source", _sqlite(tmp_path, "source"))
+    _store_with_group("target", _sqlite(tmp_path, "target"), label="other")
+    for name in ("source", "target"):
+        with open_storage(name) as backend:
+            backend.bulk_insert(EntityTypes.COMPUTER, [{"label": "cluster"}], allow_defaults=True)
+    result = run("storage", "transfer", "--from", "source", "--to", "target", "--merge")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: computer label 'cluster' is taken in the target by another computer")
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_counts_in_messages_agree_with_their_nouns(run, tmp_path) -> None:
+    _store_with_group("source", _sqlite(tmp_path, "source"))
+    _store_with_group("target", _sqlite(tmp_path, "target"), label="other")
+    result = run("storage", "transfer", "--from", "source", "--to", "target")
+    assert result.exit_code == 1
+    assert "already holds data of another origin (1 group); use --merge" in result.stderr, result.stderr

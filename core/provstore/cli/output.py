@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from provstore.text import plural
+
 __all__ = ["echo_json", "echo_mapping", "echo_table", "format_size", "output_width", "plural"]
 
 _GAP = "  "
@@ -122,12 +124,6 @@ def echo_mapping(data: Mapping[str, Any], indent: int = 0, *, sizes: bool = Fals
 def echo_json(data: Any) -> None:
     """Print ``data`` as indented JSON on stdout (sizes stay byte counts); values JSON lacks are written as text."""
     click.echo(json.dumps(data, indent=2, default=str))
-
-
-def plural(count: int, singular: str, plural_form: str | None = None) -> str:
-    """Return the count with its noun in the right number: ``1 group``, ``2 groups``, ``1,000 entries``."""
-    word = singular if count == 1 else (plural_form if plural_form is not None else singular + "s")
-    return f"{count:,} {word}"
 
 
 def format_size(size: int | float | None) -> str:
