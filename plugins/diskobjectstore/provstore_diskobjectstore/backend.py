@@ -42,6 +42,7 @@ from provstore.exceptions import (
     ValidationError,
 )
 from provstore.repository.abstract import AbstractRepositoryBackend, validate_key
+from provstore.text import plural
 from pydantic import BaseModel, ConfigDict, Field
 
 from provstore_diskobjectstore import packer
@@ -381,7 +382,7 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         if not handles:
             return []
         with (
-            self._full_disk_is_storage_full(f"writing {len(handles):,} objects"),
+            self._full_disk_is_storage_full(f"writing {plural(len(handles), 'object')}"),
             self._pack_writer_lock(),
             self._open() as container,
         ):
