@@ -169,7 +169,7 @@ def _help_texts(command: click.Command, context: click.Context):
         for name in command.list_commands(context):
             sub = command.get_command(context, name)
             if sub is not None:
-                yield from _help_texts(sub, click.Context(sub, info_name=name, parent=context))
+                yield from _help_texts(sub, click.Context(sub, info_name=name, parent=context, **sub.context_settings))
 
 
 RST = re.compile(r"``|:[a-z]+:`|`[^`\n]+`_\b|^\.\. [a-z]+::", re.MULTILINE)
@@ -177,7 +177,7 @@ RST = re.compile(r"``|:[a-z]+:`|`[^`\n]+`_\b|^\.\. [a-z]+::", re.MULTILINE)
 
 
 def test_no_help_text_holds_rst_markup() -> None:
-    texts = dict(_help_texts(cli, click.Context(cli, info_name="provstore")))
+    texts = dict(_help_texts(cli, click.Context(cli, info_name="provstore", **cli.context_settings)))
     assert "provstore profile setup core.sqlite_dos" in texts  # the tree includes the generated setup commands
     leaks = {path: RST.findall(text) for path, text in texts.items() if RST.search(text)}
     assert not leaks, leaks

@@ -97,7 +97,8 @@ def migrate(state: CliState) -> None:
 def maintain(state: CliState, full: bool, dry_run: bool, as_json: bool) -> None:
     """Perform maintenance of the storage (repository packing and cleaning).
 
-    On a terminal, long steps show a progress bar with counts on stderr.
+    A repository that reports progress (core.diskobjectstore: packing, repacking, cleaning) draws a bar
+    with counts on stderr when stderr is a terminal.
     """
     from provstore import open_storage
 

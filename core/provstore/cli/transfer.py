@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from typing import TYPE_CHECKING
 
 import click
+
+from provstore.cli.output import echo_json
 
 if TYPE_CHECKING:
     from provstore.config import Profile
@@ -53,10 +56,6 @@ def transfer(source_name: str, target_name: str, batch_size: int, merge: bool, n
 def echo_report(report: TransferReport, as_json: bool) -> None:
     """Print a transfer's report: its summary for people, or all its fields as JSON (sizes in bytes)."""
     if as_json:
-        import dataclasses
-
-        from provstore.cli.output import echo_json
-
         echo_json(dataclasses.asdict(report))
         return
     for line in report.summary_lines():
