@@ -45,6 +45,35 @@ def test_format_size_and_plural() -> None:
     assert plural(1, "entry", "entries") == "1 entry" and plural(3, "entry", "entries") == "3 entries"
 
 
+def test_mappings_print_sizes_with_units_and_no_reprs(capsys) -> None:
+    from provstore.cli.output import echo_mapping
+
+    echo_mapping(
+        {
+            "size": 204800,
+            "batch_size": 1000,
+            "multipart_threshold": 8 * 1024**2,
+            "size_bytes": {"loose": 2048, "packed": 0},
+            "done": ["optimize", "vacuum"],
+            "skipped": {},
+            "ratio": None,
+            "compress": False,
+        }
+    )
+    assert capsys.readouterr().out.splitlines() == [
+        "size: 200.0 KiB",
+        "batch_size: 1000",
+        "multipart_threshold: 8.0 MiB",
+        "size_bytes:",
+        "  loose: 2.0 KiB",
+        "  packed: 0 B",
+        "done: optimize, vacuum",
+        "skipped: none",
+        "ratio: -",
+        "compress: no",
+    ]
+
+
 def test_every_reporting_command_prints_json_alone_on_stdout(run, presto, tmp_path) -> None:
     archive = str(tmp_path / "a.zip")
     assert run("presto", "--profile-name", "other").exit_code == 0

@@ -86,10 +86,13 @@ def echo_table(
 _SIZE_KEY = re.compile(r"(^|_)(size|bytes|sizes)(_|$)")
 """Keys whose value is a byte count (``size``, ``file_size``, ``size_bytes``, ``reclaimable_bytes``...)."""
 _SIZE_EXCEPTIONS = frozenset({"batch_size"})
+_OTHER_SIZE_KEYS = frozenset({"multipart_threshold"})
 
 
 def _is_size_key(key: object) -> bool:
-    return isinstance(key, str) and key not in _SIZE_EXCEPTIONS and _SIZE_KEY.search(key) is not None
+    if not isinstance(key, str) or key in _SIZE_EXCEPTIONS:
+        return False
+    return key in _OTHER_SIZE_KEYS or _SIZE_KEY.search(key) is not None
 
 
 def _for_people(value: Any, size: bool) -> str:
