@@ -117,7 +117,6 @@ def test_other_versions_are_read_through_disk_objectstore(repository) -> None:
     assert repository.get_info()["objects"]["loose"] == 0
 
 
-
 def test_maintenance_through_disk_objectstore_reports_no_step_with_nothing_to_do(repository) -> None:
     """An other-version container with nothing loose and no waste: packing and repacking are skipped, not done."""
     _store_loose_packed_compressed(repository)
