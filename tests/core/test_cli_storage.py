@@ -24,7 +24,12 @@ def test_info_of_default_and_selected_profile(run, two_profiles):
     assert result.exit_code == 0, result.output
     assert result.output == "profile: main (testfake.store)\nentities:\n  nodes: 0\n"
     detailed = run("-p", "other", "storage", "info", "--detailed", "--json")
-    assert json.loads(detailed.output) == {"entities": {"nodes": 0}, "folder": str(two_profiles / "other")}
+    assert json.loads(detailed.output) == {
+        "profile": "other",
+        "storage_backend": "testfake.store",
+        "entities": {"nodes": 0},
+        "folder": str(two_profiles / "other"),
+    }
 
 
 def test_version_and_migrate(run, two_profiles):
@@ -33,7 +38,7 @@ def test_version_and_migrate(run, two_profiles):
     assert result.output.splitlines() == [
         "code schema version:    2",
         "storage schema version: 1",
-        "The storage needs migrating: run 'provstore storage migrate'.",
+        "The storage needs migrating: run 'provstore -p main storage migrate'.",
     ]
     assert run("storage", "migrate").output == "Migrated storage of profile 'main' from schema version 1 to 2.\n"
     assert run("storage", "migrate").output == "Storage of profile 'main' is already at schema version 2.\n"
@@ -43,7 +48,7 @@ def test_version_and_migrate(run, two_profiles):
 def test_maintain_options_reach_the_backend(run, two_profiles):
     result = run("-p", "other", "storage", "maintain", "--full", "--dry-run")
     assert result.exit_code == 0
-    assert result.output.splitlines() == ["Dry run of full maintenance of 'other':", "  full: True", "  dry_run: True"]
+    assert result.output.splitlines() == ["Dry run of full maintenance of 'other':", "  full: yes", "  dry_run: yes"]
 
 
 def test_storage_error_is_one_line(run, two_profiles):

@@ -155,6 +155,30 @@ def test_plugin_list_shows_every_plugin_with_its_status(venv):
     assert rows[("repository", "core.sandbox")]["status"] == "ok"  # the system's plugins are unaffected
 
 
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (
+            ("storage", "needy.store"),
+            "backend 'needy.store' needs the module 'definitely_missing_dep_xyz', which is not installed: "
+            "pip install definitely-missing-dep-xyz",
+        ),
+        (("testfake_broken",), "cannot import testfake_broken.plugin: RuntimeError: this plugin is broken on purpose"),
+        (
+            ("storage", "testfake.store"),
+            "backend name 'testfake.store' is claimed by testfake-plugin 0.1.0 and testfake-rival 0.1.0",
+        ),
+    ],
+    ids=["missing-dependency", "broken-plugin", "conflict"],
+)
+def test_detail_of_an_unusable_backend_carries_the_full_error_and_fails(venv, args, error):
+    result = venv.provstore("plugin", "list", *args)
+    assert result.returncode == 1, result.stdout
+    assert f"error:        {error}" in result.stdout.splitlines(), result.stdout
+    detail = venv.provstore("plugin", "list", *args, "--json")
+    assert detail.returncode == 1 and json.loads(detail.stdout)["error"] == error
+
+
 def test_plugin_list_table_and_group_filter(venv):
     table = venv.provstore("plugin", "list")
     assert table.returncode == 0, table.stderr

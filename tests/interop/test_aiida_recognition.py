@@ -133,5 +133,5 @@ def test_storage_version_of_an_older_aiida_store_says_how_to_bring_it_in(aiida_f
     assert "storage schema version: main_0001" in result.output
     assert "provstore storage migrate" not in result.output
     assert "provstore storage transfer --from old" in result.output
-    assert "`verdi storage migrate` with aiida-core 2.9 then `provstore storage adopt -p old`" in result.output
+    assert "`verdi storage migrate` with aiida-core 2.9 then `provstore -p old storage adopt`" in result.output
     assert files(aiida_folder) == before

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
 from provstore.archive.format import ArchiveLimits
-from provstore.cli.output import echo_mapping
+from provstore.cli.output import echo_json, echo_mapping, plural
 
 __all__ = ["archive"]
 
@@ -64,8 +63,9 @@ def archive() -> None:
     show_default=True,
     help="provstore's archive, or an aiida-core 2.x .aiida archive (for `verdi archive import`).",
 )
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (sizes in bytes).")
 @click.pass_obj
-def create(state, file: str, batch_size: int, archive_format: str) -> None:
+def create(state, file: str, batch_size: int, archive_format: str, as_json: bool) -> None:
     """Write every row, setting and file of the profile's storage to the new archive FILE."""
     from provstore import open_storage
     from provstore.archive import create_archive
@@ -74,12 +74,18 @@ def create(state, file: str, batch_size: int, archive_format: str) -> None:
         report = create_archive(
             storage, file, batch_size=batch_size, progress=sys.stderr.isatty(), format=archive_format
         )
-    click.echo(f"Created archive {file}: {report.entities['nodes'].source} nodes, {report.objects.source} objects.")
+    if as_json:
+        from provstore.cli.transfer import echo_report
+
+        echo_report(report, as_json=True)
+    else:
+        nodes, objects = plural(report.entities["nodes"].source, "node"), plural(report.objects.source, "object")
+        click.echo(f"Created archive {file}: {nodes}, {objects}.")
 
 
 @archive.command()
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (sizes in bytes).")
 @_limit_options
 def inspect(file: str, as_json: bool, max_size: int, max_members: int, max_ratio: float) -> None:
     """Check the archive FILE (provstore's or aiida-core's) and show its metadata (format, versions, counts, time)."""
@@ -87,7 +93,7 @@ def inspect(file: str, as_json: bool, max_size: int, max_members: int, max_ratio
 
     data = inspect_archive(file, _limits(max_size, max_members, max_ratio))
     if as_json:
-        click.echo(json.dumps(data, indent=2))
+        echo_json(data)
     else:
         echo_mapping(data)
 
@@ -95,18 +101,20 @@ def inspect(file: str, as_json: bool, max_size: int, max_members: int, max_ratio
 @archive.command(name="import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(min=1), help="Rows per batch.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (sizes in bytes).")
 @_limit_options
 @click.pass_obj
-def import_(state, file: str, batch_size: int, max_size: int, max_members: int, max_ratio: float) -> None:
+def import_(
+    state, file: str, batch_size: int, as_json: bool, max_size: int, max_members: int, max_ratio: float
+) -> None:
     """Import the archive FILE (provstore's or aiida-core's .aiida) into the profile's storage, skipping known uuids.
 
     The storage is initialised first if needed. All rows are written in one transaction: a failure imports none of them.
     """
     from provstore.archive import import_archive
-    from provstore.cli.transfer import open_target
+    from provstore.cli.transfer import echo_report, open_target
 
     limits = _limits(max_size, max_members, max_ratio)
     with open_target(state.load_profile()) as storage:
         report = import_archive(file, storage, batch_size=batch_size, progress=sys.stderr.isatty(), limits=limits)
-    for line in report.summary_lines():
-        click.echo(line)
+    echo_report(report, as_json)

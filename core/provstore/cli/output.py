@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
@@ -10,7 +12,9 @@ from typing import Any
 
 import click
 
-__all__ = ["echo_mapping", "echo_table", "format_size", "output_width"]
+from provstore.text import plural
+
+__all__ = ["echo_json", "echo_mapping", "echo_table", "format_size", "output_width", "plural"]
 
 _GAP = "  "
 _ELLIPSIS = "…"
@@ -79,14 +83,50 @@ def echo_table(
         click.echo(line(row))
 
 
-def echo_mapping(data: Mapping[str, Any], indent: int = 0) -> None:
-    """Print a nested mapping as ``key: value`` lines, nested mappings indented under their key."""
+_SIZE_KEY = re.compile(r"(^|_)(size|bytes|sizes)(_|$)")
+"""Keys whose value is a byte count (``size``, ``file_size``, ``size_bytes``, ``reclaimable_bytes``...)."""
+_SIZE_EXCEPTIONS = frozenset({"batch_size"})
+_OTHER_SIZE_KEYS = frozenset({"multipart_threshold"})
+
+
+def _is_size_key(key: object) -> bool:
+    if not isinstance(key, str) or key in _SIZE_EXCEPTIONS:
+        return False
+    return key in _OTHER_SIZE_KEYS or _SIZE_KEY.search(key) is not None
+
+
+def _for_people(value: Any, size: bool) -> str:
+    """Return one value of a mapping as people read it: sizes with units, lists joined, no Python reprs."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if size and isinstance(value, int | float):
+        return format_size(value)
+    if isinstance(value, Mapping | list | tuple | set | frozenset):
+        return ", ".join(str(item) for item in value) if value else "none"
+    return str(value)
+
+
+def echo_mapping(data: Mapping[str, Any], indent: int = 0, *, sizes: bool = False) -> None:
+    """Print a nested mapping as ``key: value`` lines for people, nested mappings indented under their key.
+
+    Byte counts (keys such as ``size`` or ``*_bytes``, every value under a ``sizes`` key, or all values
+    with ``sizes``) are shown with :func:`format_size`, booleans as yes/no, lists joined with commas, and
+    None or an empty mapping as ``-`` or ``none``: never a Python repr.
+    """
     for key, value in data.items():
+        size = sizes or _is_size_key(key)
         if isinstance(value, Mapping) and value:
             click.echo(f"{' ' * indent}{key}:")
-            echo_mapping(value, indent + 2)
+            echo_mapping(value, indent + 2, sizes=size)
         else:
-            click.echo(f"{' ' * indent}{key}: {value}")
+            click.echo(f"{' ' * indent}{key}: {_for_people(value, size)}")
+
+
+def echo_json(data: Any) -> None:
+    """Print ``data`` as indented JSON on stdout (sizes stay byte counts); values JSON lacks are written as text."""
+    click.echo(json.dumps(data, indent=2, default=str))
 
 
 def format_size(size: int | float | None) -> str:

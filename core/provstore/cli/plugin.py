@@ -77,16 +77,24 @@ def _not_found(name: str, group: str | None, rows: list[Any], every_row: list[An
 
 
 def _detail(row: Any) -> dict[str, Any]:
-    """Return the row as a dict plus the backend's configuration fields (importing the backend)."""
+    """Return the row as a dict plus the backend's configuration fields (importing the backend).
+
+    A backend that cannot be used gets ``error``: the whole message that using it raises (the status is its
+    short form, e.g. ``missing dependency: pip install X``), so the detail says what went wrong and where.
+    """
     detail = dataclasses.asdict(row)
-    if row.group not in _GROUPS or row.status != "ok":
+    if row.group not in _GROUPS:  # a plugin that failed to load: its status is the whole error
+        if row.status != "ok":
+            detail["error"] = row.status.removeprefix("error: ")
         return detail
     from provstore.plugins import get_plugin_manager
 
     try:
         cls = get_plugin_manager().get_backend(row.group, row.name)
     except ProvstoreError as exc:
-        detail["status"] = f"error: {exc}"
+        if row.status == "ok":
+            detail["status"] = f"error: {exc}"
+        detail["error"] = str(exc)
         return detail
     from provstore.cli.config_options import describe_field, field_default
 
@@ -115,7 +123,7 @@ def _echo_detail(detail: dict[str, Any]) -> None:
         "can_delete_storage": "can delete",
         "setup_options": "setup",
     }
-    for key in ("name", "group", "status", "description", "target", "distribution", "version", *labels):
+    for key in ("name", "group", "status", "error", "description", "target", "distribution", "version", *labels):
         if key in detail:
             value = detail[key]
             if isinstance(value, list):

@@ -390,11 +390,26 @@ profile.add_command(
 
 # ---------------------------------------------------------------------------- inspection
 @profile.command("list")
-def list_profiles() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: name, storage backend and default flag of each.")
+def list_profiles(as_json: bool) -> None:
     """List the profiles; the default one is marked with *."""
     from provstore.config import Config
 
     config = Config.load()
+    if as_json:
+        from provstore.cli.output import echo_json
+
+        echo_json(
+            [
+                {
+                    "name": name,
+                    "storage_backend": config.get_profile(name).storage_backend,
+                    "default": name == config.default_profile_name,
+                }
+                for name in config.profile_names
+            ]
+        )
+        return
     if not config.profile_names:
         click.echo("No profiles; create one with 'provstore presto' or 'provstore profile setup BACKEND'.")
         return

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 import click
 
-from provstore.cli.output import echo_mapping
+from provstore.cli.output import echo_json, echo_mapping
 
 if TYPE_CHECKING:
     from provstore.cli.root import CliState
@@ -22,7 +21,7 @@ def storage() -> None:
 
 @storage.command()
 @click.option("--detailed", is_flag=True, help="Include detailed statistics (slower).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (sizes in bytes).")
 @click.pass_obj
 def info(state: CliState, detailed: bool, as_json: bool) -> None:
     """Show entity counts and repository information of the storage."""
@@ -32,7 +31,7 @@ def info(state: CliState, detailed: bool, as_json: bool) -> None:
     with open_storage(selected) as backend:
         data = backend.get_info(detailed=detailed)
     if as_json:
-        click.echo(json.dumps(data, indent=2, default=str))
+        echo_json({"profile": selected.name, "storage_backend": selected.storage_backend, **data})
     else:
         click.echo(f"profile: {selected.name} ({selected.storage_backend})")
         echo_mapping(data)
@@ -53,21 +52,38 @@ def init(state: CliState) -> None:
 
 
 @storage.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def version(state: CliState) -> None:
+def version(state: CliState, as_json: bool) -> None:
     """Show the schema version of the storage and the version this code expects."""
     from provstore.plugins import resolve_storage_class
 
     selected = state.load_profile()
     storage_cls = resolve_storage_class(selected)
     head, current = storage_cls.version_head(), storage_cls.version_profile(selected)
+    advice = None
+    if current is not None and current != head:
+        custom = getattr(storage_cls, "version_advice", None)  # e.g. stores read in place, which never migrate
+        advice = (
+            custom(selected, current)
+            if custom
+            else f"The storage needs migrating: run 'provstore -p {selected.name} storage migrate'."
+        )
+    if as_json:
+        echo_json(
+            {
+                "profile": selected.name,
+                "code_schema_version": head,
+                "storage_schema_version": current,
+                "up_to_date": current == head,
+                "advice": advice,
+            }
+        )
+        return
     click.echo(f"code schema version:    {head}")
     click.echo(f"storage schema version: {current if current is not None else 'not initialised'}")
-    if current is not None and current != head:
-        advice = getattr(storage_cls, "version_advice", None)  # e.g. stores read in place, which never migrate
-        click.echo(
-            advice(selected, current) if advice else "The storage needs migrating: run 'provstore storage migrate'."
-        )
+    if advice:
+        click.echo(advice)
 
 
 @storage.command()
@@ -90,13 +106,21 @@ def migrate(state: CliState) -> None:
 @storage.command()
 @click.option("--full", is_flag=True, help="Full maintenance; needs exclusive use of the profile.")
 @click.option("--dry-run", is_flag=True, help="Only report what would be done.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (sizes in bytes).")
 @click.pass_obj
-def maintain(state: CliState, full: bool, dry_run: bool) -> None:
-    """Perform maintenance of the storage (repository packing and cleaning)."""
+def maintain(state: CliState, full: bool, dry_run: bool, as_json: bool) -> None:
+    """Perform maintenance of the storage (repository packing and cleaning).
+
+    A repository that reports progress (core.diskobjectstore: packing, repacking, cleaning) draws a bar
+    with counts on stderr when stderr is a terminal.
+    """
     from provstore import open_storage
 
     selected = state.load_profile()
     with open_storage(selected) as backend:
         result = backend.maintain(full=full, dry_run=dry_run)
+    if as_json:
+        echo_json({"profile": selected.name, "full": full, "dry_run": dry_run, "report": result})
+        return
     click.echo(("Dry run of " if dry_run else "") + f"{'full' if full else 'live'} maintenance of {selected.name!r}:")
     echo_mapping(result or {"nothing to do": True}, indent=2)

@@ -17,6 +17,7 @@ from typing import Any
 
 from provstore.exceptions import CorruptStorage, IntegrityError, NotExistent, ValidationError
 from provstore.storage.abstract import StorageBackend
+from provstore.text import plural
 from provstore.transfer.objects import ObjectCopier
 from provstore.transfer.progress import progress_bar
 from provstore.transfer.report import EntityReport, TransferReport
@@ -118,7 +119,7 @@ def _mode(target: StorageBackend, before: dict[str, int], source_id: str, merge:
         return "fresh"
     if merge:
         return "merged"
-    summary = ", ".join(f"{count} {kind}s" for kind, count in held.items())
+    summary = ", ".join(plural(count, kind.replace("_", " ")) for kind, count in held.items())
     raise IntegrityError(
         f"profile {target.profile.name!r} already holds data of another origin ({summary}); "
         "use --merge to add to it (rows with the same uuid are kept, not duplicated)"

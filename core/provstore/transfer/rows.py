@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from provstore.exceptions import CorruptStorage
+from provstore.exceptions import CorruptStorage, IntegrityError
 from provstore.iterables import batched
 from provstore.storage.abstract import StorageBackend
 from provstore.storage.entity_types import EntityTypes
@@ -38,12 +38,14 @@ class Identified:
     entity_type: EntityTypes
     identity: str
     references: dict[str, str] = field(default_factory=dict)
+    unique: tuple[str, ...] = ()
+    """Further columns unique together in the target (a label): a row of another identity may hold them already."""
 
 
 IDENTIFIED: tuple[Identified, ...] = (
     Identified("user", EntityTypes.USER, "email"),
-    Identified("computer", EntityTypes.COMPUTER, "uuid"),
-    Identified("group", EntityTypes.GROUP, "uuid", {"user_id": "user"}),
+    Identified("computer", EntityTypes.COMPUTER, "uuid", unique=("label",)),
+    Identified("group", EntityTypes.GROUP, "uuid", {"user_id": "user"}, unique=("label", "type_string")),
     Identified("node", EntityTypes.NODE, "uuid", {"user_id": "user", "dbcomputer_id": "computer"}),
     Identified("comment", EntityTypes.COMMENT, "uuid", {"dbnode_id": "node", "user_id": "user"}),
     Identified("log", EntityTypes.LOG, "uuid", {"dbnode_id": "node"}),
@@ -150,6 +152,8 @@ class RowCopier:
                         )
                         existing = dict(found.all())
                     new = [row for row in rows if row[spec.identity] not in existing]
+                    if spec.unique and new and spec.name not in self.unmatched:
+                        self._refuse_taken_labels(spec, new)
                     pks = self.target.bulk_insert(spec.entity_type, new)
                 existing.update(zip((row[spec.identity] for row in new), pks, strict=True))
                 if pk_map is not None:
@@ -157,6 +161,27 @@ class RowCopier:
                 report.copied += len(new)
                 report.existing += len(rows) - len(new)
                 advance(len(batch))
+
+    def _refuse_taken_labels(self, spec: Identified, new: list[dict[str, Any]]) -> None:
+        """Raise one line naming the label, instead of the database's constraint error, if the target has it.
+
+        :raises IntegrityError: a row about to be inserted has the unique columns of another target row.
+        """
+        labels = sorted({row[spec.unique[0]] for row in new})
+        found = self.target.query().append(
+            spec.name, filters={spec.unique[0]: {"in": labels}}, project=[*spec.unique, spec.identity]
+        )
+        taken = {tuple(row[:-1]): row[-1] for row in found.all()}
+        for row in new:
+            other = taken.get(tuple(row[column] for column in spec.unique))
+            if other is None:
+                continue
+            kind = f" of type {row['type_string']!r}" if "type_string" in spec.unique else ""
+            raise IntegrityError(
+                f"{spec.name} label {row[spec.unique[0]]!r}{kind} is taken in the target by another {spec.name} "
+                f"(uuid {other}, not {row[spec.identity]}): rename or delete one of the two {spec.name}s, then run "
+                "the command again"
+            )
 
     def _load_identified(
         self, spec: Identified, report: EntityReport, pk_map: dict[int, int] | None, advance: Callable[[int], Any]

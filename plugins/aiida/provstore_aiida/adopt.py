@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from provstore.exceptions import IncompatibleStorageSchema, LockedProfileError, StorageError
+from provstore.text import plural
 from provstore_sql import tables
 from provstore_sql.engine import JSON_ENGINE_KWARGS
 from provstore_sql.migrator import REPOSITORY_UUID_KEY, SqlMigrator
@@ -155,14 +156,15 @@ def adopt_sqlite_dos(folder: Path, *, dry_run: bool = False) -> AdoptionPlan:
             problems = new.execute("PRAGMA foreign_key_check").fetchall()
             if problems:
                 raise StorageError(
-                    f"adopting {plan.folder} failed: {len(problems)} dangling references; nothing changed"
+                    f"adopting {plan.folder} failed: {plural(len(problems), 'dangling reference')}; nothing changed"
                 )
             for table in tables.metadata.sorted_tables:
                 count = new.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()[0]
                 expected = plan.rows[table.name]  # settings: aiida-core's repository|uuid row is written anew
                 if count != expected:
                     raise StorageError(
-                        f"adopting {plan.folder} failed: {table.name} has {count} rows, not {expected}; nothing changed"
+                        f"adopting {plan.folder} failed: {table.name} has {plural(count, 'row')}, not {expected}; "
+                        "nothing changed"
                     )
             new.execute("PRAGMA journal_mode = WAL")
         engine = create_engine(f"sqlite:///{partial}", **JSON_ENGINE_KWARGS)

@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from provstore.exceptions import IncompatibleStorageSchema, LockedProfileError, StorageError, UnreachableStorage
+from provstore.text import plural
 from provstore_sql import tables
 from provstore_sql.migrator import REPOSITORY_UUID_KEY, VERSION_TABLE, SqlMigrator
 from sqlalchemy import Connection, Engine, create_engine
@@ -161,7 +162,7 @@ def adopt_psql_dos(config: dict[str, Any], profile_name: str, *, dry_run: bool =
             others = _others(connection)
             if others:
                 raise LockedProfileError(
-                    f"database {name} is in use by {len(others)} other session(s) "
+                    f"database {name} is in use by {plural(len(others), 'other session')} "
                     f"(pids {', '.join(map(str, others))}): stop aiida-core and every other client first"
                 )
             plan, repository_uuid = _plan(connection, config)
@@ -212,7 +213,7 @@ def _adopt(connection: Connection, plan: PsqlAdoptionPlan, repository_uuid: str,
         count = connection.scalar(sa.text(f'SELECT count(*) FROM public."{table.name}"'))
         if count != plan.rows[table.name]:  # settings: aiida-core's repository|uuid row was written anew
             raise StorageError(
-                f"adopting {plan.database} failed, nothing changed: {table.name} has {count} rows, "
+                f"adopting {plan.database} failed, nothing changed: {table.name} has {plural(count, 'row')}, "
                 f"not {plan.rows[table.name]}"
             )
     migrator = SqlMigrator(connection, profile_name)

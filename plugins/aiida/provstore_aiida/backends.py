@@ -174,9 +174,9 @@ class _ReadOnlyAiidaStorage(SqlStorageBackend):
         transfer = f"`provstore storage transfer --from {profile.name} --to <a provstore profile>`"
         if version in AIIDA_READABLE_REVISIONS:
             adopt = (
-                f"`provstore storage adopt -p {profile.name}`"
+                f"`provstore -p {profile.name} storage adopt`"
                 if version == AIIDA_HEAD
-                else f"`verdi storage migrate` with aiida-core 2.9 then `provstore storage adopt -p {profile.name}`"
+                else f"`verdi storage migrate` with aiida-core 2.9 then `provstore -p {profile.name} storage adopt`"
             )
             return f"This aiida-core store is read in place as it is; to bring it in: {transfer}, or {adopt}."
         return (

@@ -42,6 +42,7 @@ from provstore.exceptions import (
     ValidationError,
 )
 from provstore.repository.abstract import AbstractRepositoryBackend, validate_key
+from provstore.text import plural
 from pydantic import BaseModel, ConfigDict, Field
 
 from provstore_diskobjectstore import packer
@@ -60,7 +61,7 @@ __all__ = ["DiskObjectStoreRepositoryBackend"]
 
 HASH_TYPE = "sha256"
 _SHA256_KEY = re.compile(r"[0-9a-f]{64}")
-_NOT_LIVE = "not safe while the repository is in use (live=True)"
+_NOT_LIVE = "not safe while others may use the repository (live maintenance); run full maintenance"
 _REPACK_PACK_ID = -1
 """The pack id disk-objectstore gives the temporary pack a repack copies into."""
 _CONFIG_FILE = "config.json"
@@ -381,7 +382,7 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         if not handles:
             return []
         with (
-            self._full_disk_is_storage_full(f"writing {len(handles):,} objects"),
+            self._full_disk_is_storage_full(f"writing {plural(len(handles), 'object')}"),
             self._pack_writer_lock(),
             self._open() as container,
         ):
@@ -670,7 +671,9 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         operations: dict[str, dict[str, Any]] = {}
         with self._open() as container:
             counts, sizes = container.count_objects(), container.get_total_size()
-            if steps["pack_loose"]:
+            if steps["pack_loose"] and not counts.loose:
+                skipped["pack_loose"] = "nothing to pack"
+            elif steps["pack_loose"]:
                 operations["pack_loose"] = {
                     "objects": counts.loose,
                     "bytes": sizes.total_size_loose,
@@ -680,8 +683,10 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
                     self._refuse_without_room(sizes.total_size_loose, "packing")
                     modes = _disk_objectstore().CompressMode
                     container.pack_all_loose(compress=modes.AUTO if compress else modes.NO)
-            if steps["repack"]:
-                unreferenced = sizes.total_size_packfiles_on_disk - sizes.total_size_packed_on_disk
+            unreferenced = sizes.total_size_packfiles_on_disk - sizes.total_size_packed_on_disk
+            if steps["repack"] and not unreferenced:
+                skipped["repack"] = "nothing to reclaim"
+            elif steps["repack"]:
                 operations["repack"] = {"packs": counts.pack_files, "reclaimable_bytes": unreferenced}
                 if not dry_run:
                     container.repack()

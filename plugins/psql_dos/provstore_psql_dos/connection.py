@@ -189,7 +189,8 @@ def create_database(config: PsqlDosBackend.Configuration) -> None:
             raise UnreachableStorage(
                 f"{describe(config)} does not exist and cannot be created by that user "
                 f"({mask(_first_line(exc), _password(config))}); create it with "
-                "`provstore profile setup core.psql_dos` giving administrator credentials"
+                "`provstore profile setup core.psql_dos` given --admin-username (and --admin-password) of a role "
+                "that may create roles and databases"
             ) from None
 
 

@@ -48,6 +48,12 @@ def _administrator_connection(admin: PsqlDosBackend.Configuration) -> Iterator[A
         connection = connect(admin, MAINTENANCE_DATABASE)
     except AuthenticationRequired as exc:
         raise AuthenticationRequired(str(exc), field="admin_password", environment=exc.environment) from None
+    except UnreachableStorage as exc:
+        password = admin.database_password.get_secret_value() if admin.database_password is not None else None
+        raise UnreachableStorage(
+            f"the administrator given with --admin-username {admin.database_username!r} (and --admin-password) "
+            f"cannot connect: {mask(str(exc), password)}"
+        ) from None
     try:
         yield connection
     finally:
@@ -97,6 +103,7 @@ def provision(
             reason = mask(mask(str(exc).strip().splitlines()[0], password), admin_password)
             raise UnreachableStorage(
                 f"administrator {admin_username!r} could not create role {config.database_username!r} or database "
-                f"{config.database_name!r} at {config.database_hostname}:{config.database_port}: {reason}"
+                f"{config.database_name!r} at {config.database_hostname}:{config.database_port}: {reason}; give "
+                "--admin-username (and --admin-password) of a role that may create roles and databases"
             ) from None
     return created

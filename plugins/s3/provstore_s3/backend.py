@@ -46,6 +46,7 @@ from provstore.exceptions import ConfigurationError, CorruptStorage, StorageErro
 from provstore.iterables import batched
 from provstore.repository.abstract import CHUNK_SIZE, AbstractRepositoryBackend, validate_key
 from provstore.repository.streams import RawReader
+from provstore.text import plural
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from provstore_s3.errors import error_code, is_not_found, translate
@@ -754,7 +755,7 @@ class S3RepositoryBackend(AbstractRepositoryBackend):
         if errors := result.get("Errors"):
             first = errors[0]
             raise StorageError(
-                f"{self.where}: could not delete {len(errors)} of {len(names)} keys, "
+                f"{self.where}: could not delete {len(errors)} of {plural(len(names), 'key')}, "
                 f"such as {first.get('Key')!r} ({first.get('Code')})"
             )
 

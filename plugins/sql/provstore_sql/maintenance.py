@@ -103,7 +103,7 @@ class StorageMaintenance:
             if unreferenced and not dry_run:
                 self.repository.delete_objects(unreferenced)
             return {
-                "unreferenced_objects": {"count": len(unreferenced), "deleted": not dry_run},
+                "unreferenced_objects": {"count": len(unreferenced), "deleted": bool(unreferenced) and not dry_run},
                 "repository": self.repository.maintain(dry_run=dry_run, live=False, **kwargs),
                 "database": self._maintain_database(full=True, dry_run=dry_run),
             }

@@ -178,7 +178,7 @@ class SqlMigrator:
                 )
             raise IncompatibleStorageSchema(
                 f"the storage of profile {name!r} has schema version {version}, behind the code's {head}: "
-                f"run `provstore storage migrate -p {name}` (back up the storage first)"
+                f"run `provstore -p {name} storage migrate` (back up the storage first)"
             )
         if repository_uuid is None:
             raise UnreachableStorage(

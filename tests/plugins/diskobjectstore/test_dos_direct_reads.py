@@ -117,6 +117,19 @@ def test_other_versions_are_read_through_disk_objectstore(repository) -> None:
     assert repository.get_info()["objects"]["loose"] == 0
 
 
+def test_maintenance_through_disk_objectstore_reports_no_step_with_nothing_to_do(repository) -> None:
+    """An other-version container with nothing loose and no waste: packing and repacking are skipped, not done."""
+    _store_loose_packed_compressed(repository)
+    repository.maintain(live=False, progress=False)
+    path = repository._filepath / "config.json"
+    path.write_text(json.dumps({**_config(repository), "container_version": 2}))
+    live = repository.maintain(live=True, progress=False)
+    assert (live["operations"], live["skipped"]["pack_loose"]) == ({}, "nothing to pack")
+    full = repository.maintain(live=False, progress=False)
+    assert set(full["operations"]) == {"clean_storage"}
+    assert (full["skipped"]["pack_loose"], full["skipped"]["repack"]) == ("nothing to pack", "nothing to reclaim")
+
+
 def test_a_reader_sees_objects_packed_and_cleaned_by_another_instance(repository) -> None:
     key = repository.put_object_from_filelike(io.BytesIO(b"moves into a pack"))
     assert repository.get_object_content(key) == b"moves into a pack"  # the reader and its index are prepared

@@ -49,6 +49,11 @@ def test_full_deletes_unreferenced_objects(storage, user_id):
     assert storage.get_info()["entities"]["nodes"] == 1  # still usable afterwards
 
 
+def test_full_maintenance_without_unreferenced_objects_claims_no_deletion(storage):
+    result = storage.maintain(full=True)
+    assert result["unreferenced_objects"] == {"count": 0, "deleted": False}
+
+
 _FULL_MAINTAIN = """
 import json, sys
 from provstore.config import Profile

@@ -109,7 +109,7 @@ def test_schema_behind_asks_to_migrate(initialised, monkeypatch):
     monkeypatch.setattr(SqlMigrator, "version_head", classmethod(lambda cls: "f00dfeedbeef"))
     monkeypatch.setattr(SqlMigrator, "versions", classmethod(lambda cls: [current, "f00dfeedbeef"]))
     before = _digest(initialised)
-    with pytest.raises(IncompatibleStorageSchema, match="provstore storage migrate"):
+    with pytest.raises(IncompatibleStorageSchema, match=rf"run `provstore -p {initialised.name} storage migrate`"):
         resolve_storage_class(initialised)(initialised)
     assert _digest(initialised) == before
 

@@ -125,7 +125,9 @@ def test_conflicting_label_is_one_clear_error(open_store):
     target.bulk_insert(EntityTypes.COMPUTER, [{"uuid": "other", "label": "a-cluster0"}], allow_defaults=True)
     with pytest.raises(IntegrityError) as info:
         transfer_storage(source, target, merge=True)
-    assert "db_dbcomputer" in str(info.value) and "\n" not in str(info.value)
+    message = str(info.value)
+    assert message.startswith("computer label 'a-cluster0' is taken in the target by another computer (uuid other")
+    assert "rename or delete one of the two computers" in message and "\n" not in message
 
 
 def test_corrupt_source_object_is_detected(open_store):

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from provstore.exceptions import IntegrityError, ValidationError
 from provstore.storage.entities import LinkTriple, LinkType, Node
+from provstore.text import plural
 
 from provstore_sql.entities import links
 from provstore_sql.entities.base import SqlCollection, SqlEntity
@@ -85,5 +86,5 @@ class SqlNodeCollection(SqlCollection[SqlNode]):
         count = session.scalar(sa.select(sa.func.count()).where(sa.or_(DbLink.input_id == pk, DbLink.output_id == pk)))
         if count:
             raise IntegrityError(
-                f"cannot delete node {pk}: it has {count} link(s); use backend.delete_nodes_and_connections()"
+                f"cannot delete node {pk}: it has {plural(count, 'link')}; use backend.delete_nodes_and_connections()"
             )

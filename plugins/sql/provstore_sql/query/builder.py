@@ -2,7 +2,8 @@
 
 The core validates every call and records a :class:`~provstore.query.QuerySpec`; this module turns it into a
 SELECT (joins, conditions, projections, ordering, paging) when rows are asked for, and runs it. Errors the
-database raises reach the user as one-line :class:`~provstore.exceptions.QueryError`.
+database raises reach the user as one-line :class:`~provstore.exceptions.QueryError`, and a stored value that
+cannot be read as its column's type (a corrupt row) as one-line :class:`~provstore.exceptions.CorruptStorage`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from provstore.exceptions import QueryError
+from provstore.exceptions import CorruptStorage, QueryError
 from provstore.query import EntityQuery, Projection, QueryBuilder, QuerySpec
 from provstore.query.fields import FieldRef, JsonPath
 from sqlalchemy import ColumnElement, FromClause, Select, func, select
@@ -99,6 +100,13 @@ class SqlQueryBuilder(QueryBuilder):
         except SQLAlchemyError as error:
             reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
             raise QueryError(f"the {self.dialect.name} database could not run the query: {reason}") from error
+        except ValueError as error:  # a stored value its column's type cannot read (SQLite keeps any value)
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            profile = getattr(getattr(self._backend, "profile", None), "name", None)
+            where = f"the storage of profile {profile!r}" if profile else f"the {self.dialect.name} database"
+            raise CorruptStorage(
+                f"{where} holds a value that cannot be read ({reason}): fix or delete that row"
+            ) from error
 
 
 class _Statement:
