@@ -23,7 +23,7 @@ from provstore_sql.query.filters import FilterCompiler
 from provstore_sql.query.joins import JOINS, TABLES
 from provstore_sql.query.traversal import reachable_nodes
 
-__all__ = ["SqlQueryBuilder"]
+__all__ = ["SqlQueryBuilder", "count_statement"]
 
 
 @dataclass
@@ -75,7 +75,7 @@ class SqlQueryBuilder(QueryBuilder):
         """Return the number of rows of ``spec``."""
         statement, _ = _Statement(self.dialect, spec).build()
         with self._database_errors(), self._backend.connection() as connection:
-            return int(connection.execute(select(func.count()).select_from(statement.subquery())).scalar_one())
+            return int(connection.execute(count_statement(statement)).scalar_one())
 
     def _stream(self, statement: Select[Any], columns: list[_Columns], size: int) -> Iterator[tuple[Any, ...]]:
         with self._database_errors(), self._backend.connection() as connection:
@@ -99,6 +99,11 @@ class SqlQueryBuilder(QueryBuilder):
         except SQLAlchemyError as error:
             reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
             raise QueryError(f"the {self.dialect.name} database could not run the query: {reason}") from error
+
+
+def count_statement(statement: Select[Any]) -> Select[Any]:
+    """Return the statement counting the rows of ``statement`` (what :meth:`SqlQueryBuilder.execute_count` runs)."""
+    return select(func.count()).select_from(statement.subquery())
 
 
 class _Statement:

@@ -7,7 +7,7 @@ A module of its own so that only PostgreSQL storages import SQLAlchemy's Postgre
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
+import json
 from typing import Any
 
 from provstore.query.fields import JsonPath, is_number
@@ -49,15 +49,6 @@ def _wrap(path: JsonPath, value: Any) -> Any:
     for segment in reversed(path):
         value = {segment: value} if isinstance(segment, str) else [value]
     return value
-
-
-def _numeric(value: int | float) -> ColumnElement[Any]:
-    """Return a number as the ``numeric`` that stored JSON numbers become, so that comparisons with them are exact.
-
-    A float bound as such would reach PostgreSQL as ``numeric`` of its repr (``1e+23``), a different number
-    than the exact integer :func:`json_dumps` stores for it (``99999999999999991611392.0``).
-    """
-    return literal(Decimal(json_dumps(value)), Numeric)
 
 
 def _array_element(value: Any) -> str:
@@ -155,12 +146,14 @@ class PostgresDialect(Dialect):
         return and_(prefilter, condition)
 
     def json_compare(self, doc: ColumnElement[Any], path: JsonPath, op: str, value: Any) -> ColumnElement[bool]:
-        found = self.json_value(doc, path)
-        kind = func.jsonb_typeof(found)
-        if is_number(value):
-            test = _COMPARATORS[op](cast(found, Numeric), _numeric(value))
-            return case((kind == "number", test), else_=false())
-        return case((kind == "string", _COMPARATORS[op](self._text(found).collate("C"), value)), else_=false())
+        # one SQL/JSON predicate, ``doc @@ 'strict $."x" > 25000'``: a JSON comparison is already type-aware (a
+        # number with a string, list, bool or null is *unknown*, and so is a missing path), strings compare by
+        # code point, numbers as ``numeric``; IS TRUE makes unknown (SQL NULL) false. Half the time of a CASE on
+        # jsonb_typeof that extracts the value twice, and ``@@`` has a selectivity estimator that reads the
+        # column's statistics, where a CASE gets a fixed guess
+        operand = json_dumps(value) if is_number(value) else json.dumps(value, ensure_ascii=False)
+        predicate = cast(literal(f"{_jsonpath(path)} {op} {operand}", String), JSONPATH)
+        return doc.op("@@", return_type=Boolean)(predicate).is_(true())
 
     def json_like(
         self, doc: ColumnElement[Any], path: JsonPath, pattern: str, insensitive: bool
