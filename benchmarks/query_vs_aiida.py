@@ -1,19 +1,20 @@
 """Counting nodes by a JSON range filter on PostgreSQL: provstore's ``core.psql_dos`` beside aiida-core's and raw SQL.
 
 Both stores hold the same N nodes (default 52,000) in databases of one server, their attributes
-``{"x": i, "name": "n<i>", "mod": i % 7, "tags": [...]}``; both are ANALYZEd. In rounds whose order alternates,
-fresh worker processes each time, warm, ``--repeat`` times each (medians):
+``{"x": i, "name": "n<i>", "mod": i % 7, "tags": [...], "f": i / 3}``; both are VACUUM ANALYZEd. One worker
+process per store stays up; turn by turn (who goes first rotating), each contestant runs a small batch of warm
+counts, so that a change of load on the shared machine weighs on all alike:
 
 - provstore: ``storage.query().append("node", filters={"attributes.x": {">": K}}).count()``;
 - aiida-core: ``QueryBuilder().append(Node, filters={"attributes.x": {">": K}}).count()``;
-- the ceiling, in provstore's worker between its counts: psycopg2 running hand-written SQL for the same count
-  with the same semantics (a number greater than K; other JSON types never match), the fastest of a few forms.
+- the ceilings, in provstore's worker: psycopg2 running hand-written SQL for the same count with the same
+  semantics (only a number greater than K matches), and an unguarded cast as a floor.
 
-It then prints EXPLAIN (ANALYZE, BUFFERS) of the SQL each store sends (provstore's from its compile path,
-aiida-core's from ``qb.as_sql(inline=True)``).
+Ratios are medians over the turns of batch median against batch median. It then prints EXPLAIN (ANALYZE,
+BUFFERS) of the SQL each store sends (provstore's from its compile path, aiida-core's from ``qb.as_sql``).
 
     python benchmarks/query_vs_aiida.py --aiida-python /work/venvs/aiida/bin/python
-    python benchmarks/query_vs_aiida.py --nodes 5000 --rounds 2 --repeat 5          # quick, provstore only
+    python benchmarks/query_vs_aiida.py --nodes 5200 --turns 5                     # quick, provstore only
 """
 
 from __future__ import annotations
@@ -61,16 +62,6 @@ CEILINGS = {
 def attributes(i: int) -> dict[str, Any]:
     """Return the attributes of node ``i``."""
     return {"x": i, "name": f"n{i}", "mod": i % 7, "tags": ["even" if i % 2 == 0 else "odd"], "f": i / 3}
-
-
-def median_ms(function: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    """Return the median wall time of ``function`` in milliseconds over ``repeat`` calls, and its last result."""
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = function()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times), result
 
 
 # ------------------------------------------------------------------------------------------------ workers
@@ -141,28 +132,17 @@ def worker_setup_aiida(args: argparse.Namespace) -> None:
     print(json.dumps({}))
 
 
-def worker_time(args: argparse.Namespace) -> None:
-    """Time the count ``args.repeat`` times, warm (and, for provstore, the ceilings in turns); print JSON."""
-    threshold, figures = args.threshold, {}
+def _contestants(args: argparse.Namespace) -> dict[str, Callable[[], int]]:
+    """Return the counts this worker can run by name: aiida-core's, or provstore's and the hand-written ceilings."""
+    threshold = args.threshold
     if args.kind == "aiida":
         from aiida.orm import Node, QueryBuilder
 
         _aiida_storage(args)
-
-        def count() -> int:
-            return QueryBuilder().append(Node, filters={"attributes.x": {">": threshold}}).count()
-
-        count()
-        figures["count ms"], figures["rows"] = median_ms(count, args.repeat)
-        print(json.dumps(figures))
-        return
+        return {"aiida": lambda: QueryBuilder().append(Node, filters={"attributes.x": {">": threshold}}).count()}
     from provstore_psql_dos.testing import ExternalPostgres
 
     storage = _provstore_storage(args)
-
-    def ours() -> int:
-        return storage.query().append("node", filters={"attributes.x": {">": threshold}}).count()
-
     connection = ExternalPostgres.from_dsn(args.dsn).connect(args.dbname)
     connection.autocommit = True
     cursor = connection.cursor()
@@ -174,22 +154,26 @@ def worker_time(args: argparse.Namespace) -> None:
 
         return run
 
-    contestants = {"count ms": ours, **{name: raw(sql.format(k=threshold)) for name, sql in CEILINGS.items()}}
-    times: dict[str, list[float]] = {name: [] for name in contestants}
-    results = {name: function() for name, function in contestants.items()}  # warm
-    for turn in range(args.repeat):  # in turns, who goes first rotating
-        names = list(contestants)
-        for name in names[turn % len(names) :] + names[: turn % len(names)]:
-            start = time.perf_counter()
-            results[name] = contestants[name]()
-            times[name].append((time.perf_counter() - start) * 1000)
+    contestants = {
+        "provstore": lambda: storage.query().append("node", filters={"attributes.x": {">": threshold}}).count()
+    }
+    return {**contestants, **{f"ceiling: {name}": raw(sql.format(k=threshold)) for name, sql in CEILINGS.items()}}
+
+
+def worker_serve(args: argparse.Namespace) -> None:
+    """Answer the driver: for each ``[name, times]`` line (JSON) on stdin, run that count so often; print the ms."""
+    contestants = _contestants(args)
+    results = {name: function() for name, function in contestants.items()}  # warm, and all must agree
     if len(set(results.values())) != 1:
         raise SystemExit(f"the counts differ: {results}")
-    figures = {name: statistics.median(values) for name, values in times.items()}
-    figures["rows"] = results["count ms"]
-    connection.close()
-    storage.close()
-    print(json.dumps(figures))
+    print(json.dumps({"names": list(contestants), "rows": next(iter(results.values()))}), flush=True)
+    for line in sys.stdin:
+        (name, repeat), times = json.loads(line), []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            contestants[name]()
+            times.append((time.perf_counter() - start) * 1000)
+        print(json.dumps(times), flush=True)
 
 
 def worker_explain(args: argparse.Namespace) -> None:
@@ -216,12 +200,12 @@ def worker_explain(args: argparse.Namespace) -> None:
 
 def worker(args: argparse.Namespace) -> None:
     """Run one task in this process."""
-    {"aiida-setup": worker_setup_aiida, "time": worker_time, "explain": worker_explain}[args.worker](args)
+    {"aiida-setup": worker_setup_aiida, "serve": worker_serve, "explain": worker_explain}[args.worker](args)
 
 
 # ------------------------------------------------------------------------------------------------- driver
 class Driver:
-    """Sets up both stores, runs the workers in alternating rounds and prints the medians."""
+    """Sets up both stores' workers, lets the counts take turns batch by batch and prints the medians."""
 
     def __init__(self, args: argparse.Namespace, folder: Path, dsn: str) -> None:
         self.args = args
@@ -231,59 +215,95 @@ class Driver:
         if args.aiida_python:
             self.pythons["aiida"] = args.aiida_python
         self.env = {**os.environ, "AIIDA_PATH": str(folder / "aiida-config")}
-        self.figures: dict[tuple[str, str], list[float]] = {}
+        self.times: dict[str, list[list[float]]] = {}
+        """Contestant -> the times of each of its batches (ms), batches in turn order."""
 
-    def call(self, kind: str, task: str, dbname: str, **extra: str) -> dict[str, Any]:
-        """Run one worker task of ``kind`` and return the JSON it prints."""
+    def command(self, kind: str, task: str, dbname: str, **extra: str) -> list[str]:
+        """Return the command line of a worker task of ``kind``."""
         command = [self.pythons[kind], __file__, "--worker", task, "--kind", kind, "--dsn", self.dsn]
         command += ["--dbname", dbname, "--folder", str(self.folder / kind), "--profile", "qbench"]
-        command += ["--nodes", str(self.args.nodes), "--repeat", str(self.args.repeat)]
-        command += ["--threshold", str(self.args.threshold)]
+        command += ["--nodes", str(self.args.nodes), "--threshold", str(self.args.threshold)]
         for key, value in extra.items():
             command += [f"--{key}", value]
-        done = subprocess.run(command, capture_output=True, text=True, env=self.env, check=False)
+        return command
+
+    def call(self, kind: str, task: str, dbname: str, **extra: str) -> dict[str, Any]:
+        """Run one worker task of ``kind`` to its end and return the JSON it prints last."""
+        done = subprocess.run(
+            self.command(kind, task, dbname, **extra), capture_output=True, text=True, env=self.env, check=False
+        )
         if done.returncode:
             raise SystemExit(f"{kind} {task} failed:\n{done.stderr[-3000:]}")
         return json.loads(done.stdout.strip().splitlines()[-1])
 
-    def round(self, number: int, databases: dict[str, str]) -> None:
-        """Time every contestant once, in an order that alternates from round to round."""
-        kinds = list(self.pythons)
-        if number % 2:
-            kinds.reverse()
-        for kind in kinds:
-            figures = self.call(kind, "time", databases[kind])
-            rows = figures.pop("rows")
-            for name, value in figures.items():
-                contestant = "provstore" if kind == "provstore" and name == "count ms" else kind
-                label = "count" if name == "count ms" else f"ceiling: {name}"
-                self.figures.setdefault((contestant, label), []).append(value)
-                print(f"  {contestant:<10} {label:<44} {value:8.2f} ms  ({rows:,} rows)", flush=True)
+    def run_turns(self, databases: dict[str, str]) -> None:
+        """Start one serving worker per store; then, turn by turn, every contestant runs a batch of counts.
+
+        Who goes first rotates from turn to turn, and a batch is a few counts only, so that a change of load on
+        the shared machine weighs on all contestants alike.
+        """
+        workers, owner = {}, {}
+        try:
+            for kind in self.pythons:
+                process = subprocess.Popen(
+                    self.command(kind, "serve", databases[kind]),
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    env=self.env,
+                )
+                workers[kind] = process
+                ready = process.stdout.readline()
+                if not ready:
+                    raise SystemExit(f"the {kind} worker failed to start (see its error above)")
+                hello = json.loads(ready)
+                print(f"  {kind} worker ready: {hello['rows']:,} rows counted", flush=True)
+                owner.update(dict.fromkeys(hello["names"], kind))
+            names = list(owner)
+            for turn in range(self.args.turns):
+                for name in names[turn % len(names) :] + names[: turn % len(names)]:
+                    process = workers[owner[name]]
+                    process.stdin.write(json.dumps([name, self.args.batch]) + "\n")
+                    process.stdin.flush()
+                    self.times.setdefault(name, []).append(json.loads(process.stdout.readline()))
+        finally:
+            for process in workers.values():
+                process.stdin.close()
+                process.wait()
 
     def report(self) -> None:
-        """Print the medians, provstore's speed-up over aiida-core and its time over each hand-written query's."""
-        medians = {key: statistics.median(values) for key, values in self.figures.items()}
-        ours, theirs = medians["provstore", "count"], medians.get(("aiida", "count"))
-        print(f"\nmedians over {self.args.rounds} rounds of {self.args.repeat} warm counts (ms)")
-        print(f"  {'provstore count':<52} {ours:8.2f}")
-        if theirs is not None:
-            print(f"  {'aiida-core count':<52} {theirs:8.2f}")
-        for (_, label), value in medians.items():
-            if label.startswith("ceiling"):
-                print(f"  {label:<52} {value:8.2f}   provstore takes {ours / value:.2f} x its time")
-        best = min(value for (_, label), value in medians.items() if label.startswith("ceiling") and FLOOR not in label)
-        print(f"  provstore / best ceiling of the same semantics: {ours / best:.2f} x its time")
-        if theirs is not None:
-            verdict = "met" if theirs / ours >= 2 else "MISSED"
-            print(f"  provstore is {theirs / ours:.2f} x faster than aiida-core (goal >= 2 x: {verdict})")
+        """Print each contestant's median, provstore's speed-up over aiida-core and its time over each ceiling's.
+
+        Ratios are medians of the per-turn ratios (batch median against batch median of the same turn).
+        """
+        batch_medians = {name: [statistics.median(batch) for batch in batches] for name, batches in self.times.items()}
+        ours = batch_medians["provstore"]
+
+        def ratio(name: str) -> float:
+            return statistics.median(theirs / mine for theirs, mine in zip(batch_medians[name], ours, strict=True))
+
+        count = len(ours) * self.args.batch
+        print(f"\nmedians of {count} warm counts each, {self.args.turns} turns of {self.args.batch} (ms)")
+        for name, batches in self.times.items():
+            median = statistics.median(value for batch in batches for value in batch)
+            extra = "" if name == "provstore" else f"   provstore is {ratio(name):.2f} x faster"
+            print(f"  {name:<56} {median:8.2f}{extra}")
+        best = min(
+            (name for name in self.times if name.startswith("ceiling") and FLOOR not in name),
+            key=lambda name: statistics.median(batch_medians[name]),
+        )
+        print(f"  provstore / best ceiling of the same semantics ({best[9:]}): {1 / ratio(best):.2f} x its time")
+        if "aiida" in self.times:
+            verdict = "met" if ratio("aiida") >= 2 else "MISSED"
+            print(f"  provstore is {ratio('aiida'):.2f} x faster than aiida-core (goal >= 2 x: {verdict})")
 
 
 def main() -> None:
     """Parse the arguments; run a worker task, or drive the whole comparison."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=52_000, help="nodes in each store (default 52,000)")
-    parser.add_argument("--repeat", type=int, default=30, help="warm counts per worker (default 30)")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds; medians are reported (default 5)")
+    parser.add_argument("--turns", type=int, default=40, help="turns of batches (default 40)")
+    parser.add_argument("--batch", type=int, default=5, help="counts per contestant per turn (default 5)")
     parser.add_argument("--aiida-python", help="python of a venv with aiida-core 2.9.4, to run it side by side")
     parser.add_argument(
         "--dsn", help="existing PostgreSQL server (postgresql://user@host:port/db); default: a throwaway cluster"
@@ -338,9 +358,7 @@ def main() -> None:
                     cursor.execute(statement)
                 connection.close()
         print(f"{args.nodes:,} nodes in each store; filter attributes.x > {args.threshold:,}")
-        for number in range(args.rounds):
-            print(f"round {number + 1} of {args.rounds}", flush=True)
-            driver.round(number, databases)
+        driver.run_turns(databases)
         print("load average at end: " + " ".join(f"{value:.2f}" for value in os.getloadavg()))
         driver.report()
         for kind in driver.pythons:
