@@ -31,6 +31,8 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from provstore_sql.engine import json_dumps
 from provstore_sql.query.dialects import _COMPARATORS, Dialect
@@ -64,6 +66,31 @@ def _array_element(value: Any) -> str:
 def _jsonb(value: Any) -> ColumnElement[Any]:
     """Return ``value`` as a jsonb literal, written as stored values are (so ``numeric`` compares them exactly)."""
     return cast(literal(json_dumps(value), String), JSONB)
+
+
+class _PathMatch(ColumnElement[bool]):
+    """``(doc @@ CAST(:predicate AS JSONPATH)) IS TRUE``, built as one element: a query's build is per call.
+
+    Made of SQLAlchemy's operators it takes four elements and most of the Python time of compiling a count; its
+    cache key (the document column, the bound predicate) keeps SQLAlchemy's compiled cache working.
+    """
+
+    inherit_cache = True
+    type = Boolean()
+    _traverse_internals = [
+        ("doc", InternalTraversal.dp_clauseelement),
+        ("predicate", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, doc: ColumnElement[Any], predicate: ColumnElement[str]) -> None:
+        self.doc = doc
+        self.predicate = predicate
+
+
+@compiles(_PathMatch)
+def _compile_path_match(element: _PathMatch, compiler: Any, **kw: Any) -> str:
+    doc, predicate = compiler.process(element.doc, **kw), compiler.process(element.predicate, **kw)
+    return f"(({doc} @@ CAST({predicate} AS JSONPATH)) IS true)"
 
 
 _GIN_IN_VALUES = 100
@@ -152,8 +179,7 @@ class PostgresDialect(Dialect):
         # jsonb_typeof that extracts the value twice, and ``@@`` has a selectivity estimator that reads the
         # column's statistics, where a CASE gets a fixed guess
         operand = json_dumps(value) if is_number(value) else json.dumps(value, ensure_ascii=False)
-        predicate = cast(literal(f"{_jsonpath(path)} {op} {operand}", String), JSONPATH)
-        return doc.op("@@", return_type=Boolean)(predicate).is_(true())
+        return _PathMatch(doc, literal(f"{_jsonpath(path)} {op} {operand}", String))
 
     def json_like(
         self, doc: ColumnElement[Any], path: JsonPath, pattern: str, insensitive: bool
