@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -350,13 +351,12 @@ def main() -> None:
             server.create_database(databases["aiida"])
             described = {"host": server.host, "port": server.port, "user": server.user, "password": server.password}
             driver.call("aiida", "aiida-setup", databases["aiida"], server=json.dumps(described))
-        for name in databases.values() if args.aiida_python else [databases["provstore"]]:
-            for statement in ("VACUUM ANALYZE",):
-                connection = server.connect(name)
-                connection.autocommit = True
-                with connection.cursor() as cursor:
-                    cursor.execute(statement)
-                connection.close()
+        for kind in driver.pythons:  # planner statistics and visibility map, as autovacuum leaves a table
+            connection = server.connect(databases[kind])
+            connection.autocommit = True
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE")
+            connection.close()
         print(f"{args.nodes:,} nodes in each store; filter attributes.x > {args.threshold:,}")
         driver.run_turns(databases)
         print("load average at end: " + " ".join(f"{value:.2f}" for value in os.getloadavg()))
@@ -367,14 +367,10 @@ def main() -> None:
             for line in explained["plan"]:
                 print(f"   {line}")
     finally:
-        for name in databases.values():
-            try:
-                server.drop_database(name)
-            except Exception:  # the aiida database exists only with --aiida-python
-                pass
+        created = {name for (name,) in server.execute("SELECT datname FROM pg_database")}
+        for name in set(databases.values()) & created:
+            server.drop_database(name)
         server.stop()
-        import shutil
-
         shutil.rmtree(folder, ignore_errors=True)
 
 
