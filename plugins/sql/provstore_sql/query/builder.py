@@ -8,6 +8,7 @@ cannot be read as its column's type (a corrupt row) as one-line :class:`~provsto
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any
 from provstore.exceptions import CorruptStorage, QueryError
 from provstore.query import EntityQuery, Projection, QueryBuilder, QuerySpec
 from provstore.query.fields import FieldRef, JsonPath
-from sqlalchemy import ColumnElement, FromClause, Select, func, select
+from sqlalchemy import ColumnElement, FromClause, Select, Table, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from provstore_sql.query.dialects import Dialect, dialect_for
@@ -74,9 +75,9 @@ class SqlQueryBuilder(QueryBuilder):
 
     def execute_count(self, spec: QuerySpec) -> int:
         """Return the number of rows of ``spec``."""
-        statement, _ = _Statement(self.dialect, spec).build()
+        statement = _Statement(self.dialect, spec).count()
         with self._database_errors(), self._backend.connection() as connection:
-            return int(connection.execute(select(func.count()).select_from(statement.subquery())).scalar_one())
+            return int(connection.execute(statement).scalar_one())
 
     def _stream(self, statement: Select[Any], columns: list[_Columns], size: int) -> Iterator[tuple[Any, ...]]:
         with self._database_errors(), self._backend.connection() as connection:
@@ -91,6 +92,10 @@ class SqlQueryBuilder(QueryBuilder):
         """Return the SELECT statement of the query as it stands, and its projections (benchmarks, plans)."""
         statement, columns = _Statement(self.dialect, self._ready(False)).build()
         return statement, [item.projection for item in columns]
+
+    def _count_statement(self) -> Select[Any]:
+        """Return the statement :meth:`count` runs on the query as it stands (benchmarks, plans)."""
+        return _Statement(self.dialect, self._ready(False)).count()
 
     @contextmanager
     def _database_errors(self) -> Iterator[None]:
@@ -109,6 +114,18 @@ class SqlQueryBuilder(QueryBuilder):
             ) from error
 
 
+@functools.cache
+def _alias(table: Table, name: str) -> FromClause:
+    """Return the alias ``name`` of ``table``, made once: its column collection costs more than compiling a count.
+
+    Statements never change an alias, so every query shares one per table and name (built here, columns and all,
+    before any thread sees it).
+    """
+    alias = table.alias(name)
+    alias.c  # noqa: B018 - the column collection is built on first access
+    return alias
+
+
 class _Statement:
     """The SQL of one :class:`QuerySpec`: aliases of every entity and link, joins, conditions and columns."""
 
@@ -122,7 +139,7 @@ class _Statement:
             self._add(index, entity)
 
     def _add(self, index: int, entity: EntityQuery) -> None:
-        alias = TABLES[entity.kind.name].alias(f"e{index}")
+        alias = _alias(TABLES[entity.kind.name], f"e{index}")
         self.aliases[entity.tag] = alias
         if entity.relationship is None:
             self.source = alias
@@ -136,7 +153,7 @@ class _Statement:
                 self.source = self.source.join(alias, join.direct(alias, other))
             else:
                 assert join.to_via is not None and join.from_via is not None
-                via = join.via.alias(f"v{index}")
+                via = _alias(join.via, f"v{index}")
                 self.source = self.source.join(via, join.to_via(via, other)).join(alias, join.from_via(alias, via))
                 if entity.link_tag is not None:
                     self.aliases[entity.link_tag] = via
@@ -171,6 +188,17 @@ class _Statement:
         if self.spec.offset:
             statement = statement.offset(self.spec.offset)
         return statement, columns
+
+    def count(self) -> Select[Any]:
+        """Return the SELECT counting the rows of :meth:`build`'s.
+
+        Without distinct, limit or offset, that is ``count(*)`` over the joins and conditions themselves: no
+        subquery, no projected columns, no ordering (which changes no count).
+        """
+        if self.spec.distinct or self.spec.limit is not None or self.spec.offset:
+            statement, _ = self.build()
+            return select(func.count()).select_from(statement.subquery())
+        return select(func.count()).select_from(self.source).where(*self.conditions)
 
     def _columns(self, projection: Projection) -> _Columns:
         alias = self.aliases[projection.tag]

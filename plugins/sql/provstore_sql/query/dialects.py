@@ -12,7 +12,8 @@ Semantics shared by both dialects (``docs/querying.md`` is the user-facing versi
 - every predicate is true or false, never SQL NULL, so ``not`` is an exact complement.
 
 On PostgreSQL, ``==``, ``in`` and ``contains`` include a ``column @> {...}`` term and ``has_key`` a
-``column ? key`` term (the path's first key) that the GIN index on ``attributes``/``extras`` can serve.
+``column ? key`` term (the path's first key) that the GIN index on ``attributes``/``extras`` can serve;
+ordering comparisons are one SQL/JSON predicate (``column @@ 'strict $."x" > 5'``), type-aware by itself.
 On SQLite, ``contains`` and deep equality are expanded in Python into per-path ``json_type``/``json_extract``
 tests and ``json_each`` searches, because the operand is known when the query is built.
 """
