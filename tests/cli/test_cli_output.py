@@ -299,3 +299,10 @@ def test_counts_in_messages_agree_with_their_nouns(run, tmp_path) -> None:
     result = run("storage", "transfer", "--from", "source", "--to", "target")
     assert result.exit_code == 1
     assert "already holds data of another origin (1 group); use --merge" in result.stderr, result.stderr
+
+
+def test_transfer_summary_shows_the_bytes_copied_for_people() -> None:
+    from provstore.transfer.report import TransferReport
+
+    lines = TransferReport(source="a", target="b", mode="fresh", bytes_copied=10_348_889).summary_lines()
+    assert "  copied: 9.9 MiB (10,348,889 bytes)" in lines

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from provstore.text import plural
+from provstore.text import format_size, plural
 
 __all__ = ["echo_json", "echo_mapping", "echo_table", "format_size", "output_width", "plural"]
 
@@ -127,15 +127,3 @@ def echo_mapping(data: Mapping[str, Any], indent: int = 0, *, sizes: bool = Fals
 def echo_json(data: Any) -> None:
     """Print ``data`` as indented JSON on stdout (sizes stay byte counts); values JSON lacks are written as text."""
     click.echo(json.dumps(data, indent=2, default=str))
-
-
-def format_size(size: int | float | None) -> str:
-    """Return a byte count for people: ``204800`` -> ``200.0 KiB`` (bytes below 1 KiB, ``-`` for None)."""
-    if size is None:
-        return "-"
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover

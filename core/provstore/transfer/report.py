@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from provstore.text import format_size
+
 __all__ = ["EntityReport", "TransferReport"]
 
 
@@ -41,7 +43,7 @@ class TransferReport:
         lines += [f"  {name:<{width}}  {c.source:>10}  {c.copied:>10}  {c.existing:>10}" for name, c in rows]
         if self.key_conversion:
             lines.append(f"  repository keys recomputed: {self.key_conversion}")
-        lines.append(f"  bytes copied: {self.bytes_copied}")
+        lines.append(f"  copied: {format_size(self.bytes_copied)} ({self.bytes_copied:,} bytes)")
         lines.append(f"  verification: {'passed (counts and sha256 of every object)' if self.verified else 'skipped'}")
         lines.append(f"  seconds: {self.seconds:.1f}")
         return lines
