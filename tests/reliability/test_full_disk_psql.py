@@ -112,3 +112,29 @@ def test_psql_full_tablespace_raises_storage_full(
         assert len(_labels(storage)) == len(acknowledged) + 10
     finally:
         storage.close()
+
+
+def test_psql_full_repository_disk_raises_storage_full_naming_the_profile(pg_database: dict[str, Any]) -> None:
+    """Files of a core.psql_dos profile on a full disk: StorageFull names the profile; once freed, writes work."""
+    import io
+
+    from reliability.small_disk import small_disk
+
+    with tempfile.TemporaryDirectory() as folder, small_disk(Path(folder), "16m") as disk:
+        profile: Profile = make_profile("core.psql_dos", disk.root, **pg_database)
+        resolve_storage_class(profile).initialise(profile)
+        storage = resolve_storage_class(profile)(profile)
+        try:
+            repository = storage.get_repository()
+            kept = repository.put_object_from_filelike(io.BytesIO(b"kept"))
+            disk.fill(leave=64 << 10)
+            with pytest.raises(StorageFull) as info:
+                repository.put_object_from_filelike(io.BytesIO(os.urandom(1 << 20)))
+            message = str(info.value)
+            assert "\n" not in message and repr(profile.name) in message and "full" in message
+            assert repository.get_object_content(kept) == b"kept"  # reads while full
+            disk.free()
+            content = os.urandom(1 << 20)
+            assert repository.get_object_content(repository.put_object_from_filelike(io.BytesIO(content))) == content
+        finally:
+            storage.close()

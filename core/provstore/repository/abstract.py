@@ -60,6 +60,10 @@ class AbstractRepositoryBackend(ABC):
     """Pydantic model of the backend's configuration (a profile's ``repository.config``); its fields are the
     keyword arguments of the constructor, which must not touch the store (:meth:`initialise` creates it)."""
 
+    profile_name: str | None = None
+    """Name of the profile whose storage holds its files here, for messages (a full disk, refused credentials);
+    set by :meth:`provstore.storage.StorageBackend.repository_for`, None for a repository used on its own."""
+
     @classmethod
     def from_config(cls: type[BackendT], config: Mapping[str, Any]) -> BackendT:
         """Build a backend from a profile's repository configuration, validated against :attr:`Configuration`.

@@ -94,8 +94,9 @@ class StorageBackend(ABC):
 
         The backend is the profile's ``repository`` section if it has one, else this class's
         :attr:`default_repository_backend` with :meth:`default_repository_config`; it is resolved by name
-        through the installed plugins. Called on :class:`StorageBackend` itself, the profile's storage
-        class is resolved first. Backends call this instead of reaching the plugin registry themselves.
+        through the installed plugins, and its ``profile_name`` is set so that its errors name the profile.
+        Called on :class:`StorageBackend` itself, the profile's storage class is resolved first. Backends call
+        this instead of reaching the plugin registry themselves.
 
         :raises ConfigurationError: no repository backend is named, or its configuration is invalid.
         :raises PluginNotFound: no installed plugin provides the repository backend.
@@ -109,8 +110,11 @@ class StorageBackend(ABC):
                 f"profile {profile.name!r}: storage backend {profile.storage_backend!r} names no repository backend"
             )
         if profile.repository_backend is not None:
-            return repository_cls.from_config(profile.repository_config)
-        return repository_cls.from_config(storage_cls.default_repository_config(profile))
+            repository = repository_cls.from_config(profile.repository_config)
+        else:
+            repository = repository_cls.from_config(storage_cls.default_repository_config(profile))
+        repository.profile_name = profile.name
+        return repository
 
     @classmethod
     def default_repository_config(cls, profile: Profile) -> dict[str, Any]:

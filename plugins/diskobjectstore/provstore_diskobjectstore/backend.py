@@ -133,7 +133,6 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         self._container: Container | None = None  # created on first use: see _disk_objectstore
         self._reader: ContainerReader | None = None  # prepared on first read: see _prepare_reader
         self._direct: bool | None = None  # whether the container's format is one read directly (layout.py)
-        self.profile_name: str | None = None
         """The profile whose files this repository holds, named in error messages (set by the storage)."""
 
     def __repr__(self) -> str:

@@ -265,11 +265,16 @@ class S3RepositoryBackend(AbstractRepositoryBackend):
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._marker: dict[str, Any] | None = None
-        self.where = f"S3 repository s3://{bucket}/{self._prefix} at {endpoint_url or 'AWS'}"
+        self._location = f"S3 repository s3://{bucket}/{self._prefix} at {endpoint_url or 'AWS'}"
         """How errors name this repository (bucket, prefix and endpoint; never credentials)."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} s3://{self._bucket}/{self._prefix} endpoint={self._endpoint_url!r}>"
+
+    @property
+    def where(self) -> str:
+        """Return how errors name this repository: the profile if known, bucket, prefix and endpoint (no secret)."""
+        return f"profile {self.profile_name!r}: {self._location}" if self.profile_name else self._location
 
     # ----------------------------------------------------------------------------- requests
     @property

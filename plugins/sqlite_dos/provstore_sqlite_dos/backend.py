@@ -289,9 +289,6 @@ class SqliteDosStorage(SqlStorageBackend):
             )
         refuse_aiida_sqlite_file(path, profile.name)  # before the lock file and journal mode are written
         super().__init__(profile, repository)
-        files = self.get_repository()
-        if hasattr(files, "profile_name"):  # core.diskobjectstore names the profile when its disk is full
-            files.profile_name = profile.name
 
     def __str__(self) -> str:
         return f"SqliteDosStorage[{SqliteDosDialect.folder(self.profile)}] for profile {self.profile.name!r}"

@@ -133,3 +133,17 @@ def test_transfer_between_psql_dos_with_s3_files_and_sqlite_dos(
     assert sorted(target.get_repository().list_objects()) == sorted(source.get_repository().list_objects())
     again = transfer_storage(source, target, batch_size=5)
     assert (again.objects.copied, again.objects.existing) == (0, len(contents))  # same keys: nothing to copy
+
+
+def test_errors_of_the_repository_name_the_profile(s3_config, tmp_path):
+    """A refusal of the S3 repository of a profile names the profile as well as bucket and endpoint."""
+    from provstore.exceptions import ProvstoreError
+
+    repository = s3_config(create_bucket=False)
+    profile = s3_profile("lab-s3", tmp_path, repository)
+    storage_cls = get_plugin_manager().get_storage_backend(profile.storage_backend)
+    with pytest.raises(ProvstoreError) as failure:
+        storage_cls.initialise(profile)
+    message = str(failure.value)
+    assert message.startswith("profile 'lab-s3': S3 repository s3://") and "does not exist" in message, message
+    assert "\n" not in message and repository["bucket"] in message
