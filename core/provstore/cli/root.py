@@ -80,6 +80,25 @@ def _tracebacks_wanted() -> bool:
     return os.environ.get(TRACEBACK_ENV, "") not in ("", "0")
 
 
+class _LazyCommand(click.Command):
+    """Placeholder of a built-in command whose module is imported only when the command is looked up.
+
+    It sits in the group's ``commands`` under its name (so a plugin still cannot replace it), and
+    :meth:`ProvstoreGroup.get_command` swaps in the real command on first use: a command such as
+    ``storage info`` then never imports the modules of ``archive``, ``profile`` or ``plugin``.
+    """
+
+    def __init__(self, name: str, module: str) -> None:
+        super().__init__(name)
+        self.module = module
+
+    def load(self) -> click.Command:
+        """Import the module and return its command of the same name."""
+        import importlib
+
+        return getattr(importlib.import_module(self.module), self.name)
+
+
 class ProvstoreGroup(click.Group):
     """Root group: turns user errors into one ``Error: ...`` line and adds the plugins' commands on first use."""
 
@@ -133,7 +152,10 @@ class ProvstoreGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         self._load_plugin_commands()
-        return super().get_command(ctx, cmd_name)
+        command = super().get_command(ctx, cmd_name)
+        if isinstance(command, _LazyCommand):
+            command = self.commands[cmd_name] = command.load()
+        return command
 
 
 class CliState:
@@ -177,16 +199,14 @@ def cli(ctx: click.Context, profile_name: str | None) -> None:
 
 
 def _add_builtin_commands() -> None:
-    from provstore.cli.archive import archive
-    from provstore.cli.plugin import plugin
-    from provstore.cli.presto import presto
-    from provstore.cli.profile import profile
+    # storage is a real group from the start: plugins add subcommands to it (``storage adopt``)
     from provstore.cli.storage import storage
     from provstore.cli.transfer import transfer
 
     storage.add_command(transfer)
-    for command in (plugin, presto, profile, storage, archive):
-        cli.add_command(command)
+    cli.add_command(storage)
+    for name in ("plugin", "presto", "profile", "archive"):  # imported when looked up (invoked, help, completion)
+        cli.add_command(_LazyCommand(name, f"provstore.cli.{name}"))
 
 
 _add_builtin_commands()
