@@ -5,8 +5,8 @@ Issue 19 item 5: on a ``core.sqlite_dos`` profile of 50,000 nodes and 20,000 obj
 ``python -c pass`` plus the import cost of SQLAlchemy (``python -c "import sqlalchemy"`` minus ``python -c
 pass``), i.e. the wall time of ``python -c "import sqlalchemy"``, all measured in the same run.
 
-    python benchmarks/bench_storage_info_startup.py               # 9 rounds
-    python benchmarks/bench_storage_info_startup.py --detailed    # also time 'storage info --detailed'
+    python benchmarks/storage_info.py               # 9 rounds
+    python benchmarks/storage_info.py --detailed    # also time 'storage info --detailed'
 
 The profile is built once in a temporary configuration folder (``provstore presto``, ``bulk_insert`` of the
 nodes, 10,000 objects by batch write then packed, 10,000 more left loose). One untimed warm-up round fills the
