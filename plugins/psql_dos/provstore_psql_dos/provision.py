@@ -67,7 +67,9 @@ def provision(
 ) -> dict[str, bool]:
     """Create the profile's login role (with its password) and its database owned by it, where missing.
 
-    Connects as ``admin_username`` to the same host and port. Returns which of the two were created.
+    Connects as ``admin_username`` to the same host and port. Returns which of the two were created. If the
+    role then cannot connect (e.g. it was created without the password the server asks for), what was created
+    is dropped again before the error is raised.
 
     :raises AuthenticationRequired: the server wants the administrator's password and none was given.
     :raises UnreachableStorage: the administrator cannot connect, or lacks the rights to create them.
@@ -106,4 +108,25 @@ def provision(
                 f"{config.database_name!r} at {config.database_hostname}:{config.database_port}: {reason}; give "
                 "--admin-username (and --admin-password) of a role that may create roles and databases"
             ) from None
+    if created["role"] or created["database"]:
+        _check_or_undo(config, admin, created)
     return created
+
+
+def _check_or_undo(
+    config: PsqlDosBackend.Configuration, admin: PsqlDosBackend.Configuration, created: dict[str, bool]
+) -> None:
+    """Connect as the profile's role; if that fails, drop the database and role just created, then re-raise.
+
+    A role created without a password on a server that wants one cannot log in: leaving it would make the same
+    setup, given the password this time, fail again on a role that exists without it.
+    """
+    try:
+        connect(config, config.database_name).close()
+    except UnreachableStorage:
+        with _administrator_connection(admin) as connection, connection.cursor() as cursor:
+            if created["database"]:
+                cursor.execute(f"DROP DATABASE IF EXISTS {quote_identifier(config.database_name)}")
+            if created["role"]:
+                cursor.execute(f"DROP ROLE IF EXISTS {quote_identifier(config.database_username)}")
+        raise

@@ -202,3 +202,33 @@ def test_a_missing_administrator_password_names_the_administrator_options(run, p
     assert result.output.endswith(
         "give the password with --admin-password-file PATH, the environment variable PGPASSWORD or --admin-password\n"
     )
+
+
+def test_a_role_created_without_a_password_the_server_then_wants_is_not_left_behind(
+    run, password_cluster, tmp_path, monkeypatch
+):
+    """Setup that creates a role without a password, which the server then refuses, undoes what it created:
+    the same setup with the password given succeeds (the role is created with it)."""
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-pgpass"))
+    suffix = uuid.uuid4().hex[:10]
+    role, database = f"role_{suffix}", f"db_{suffix}"
+    (tmp_path / "admin-pw").write_text(PASSWORD)
+    (tmp_path / "role-pw").write_text(ROLE_PASSWORD)
+    args = [
+        *_setup_args(password_cluster, (role, database), tmp_path),
+        "--admin-username", password_cluster.user, "--admin-password-file", str(tmp_path / "admin-pw"),
+    ]  # fmt: skip
+    try:
+        result = run(*args)
+        assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+        assert "--database-password-file" in result.output
+        assert not password_cluster.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+        assert not password_cluster.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+        result = run(*args, "--database-password-file", str(tmp_path / "role-pw"))
+        assert result.exit_code == 0, result.output
+        with provstore.open_storage("pg") as storage:
+            assert storage.get_info()["database"]["user"] == role
+    finally:
+        password_cluster.drop_database(database)
+        password_cluster.drop_role(role)
