@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from provstore.exceptions import (
     CorruptStorage,
     IncompatibleStorageSchema,
+    LockedProfileError,
     StorageMigrationError,
     UnreachableStorage,
 )
@@ -77,12 +78,18 @@ class SqlMigrator:
         """Yield a migrator on a new connection of ``engine``, translating database errors.
 
         :raises UnreachableStorage: the database cannot be connected to or opened.
+        :raises LockedProfileError: another process keeps the (SQLite) database locked past the busy timeout.
         :raises CorruptStorage: the database file is not a database.
         """
         try:
             with engine.connect() as connection:
                 yield cls(connection, profile_name)
         except sa_exc.OperationalError as exc:
+            if "database is locked" in str(exc.orig):  # SQLite: held exclusively, or written past the busy timeout
+                raise LockedProfileError(
+                    f"the database of profile {profile_name!r} is locked by another process (one that holds it "
+                    "exclusively, or writes for longer than the busy timeout); run it again once that process is done"
+                ) from exc
             raise UnreachableStorage(
                 f"cannot access the database of profile {profile_name!r}: {_first_line(exc.orig)}"
             ) from exc

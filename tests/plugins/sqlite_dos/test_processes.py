@@ -141,6 +141,30 @@ def test_reads_see_writes_committed_by_other_processes_since(dos_storage):
         assert dos_storage.get_global_variable("counter") == value
 
 
+def test_opening_a_database_another_process_holds_exclusively_is_one_clear_error(tmp_path):
+    """A database held in exclusive locking mode (as a store on a full disk without its -shm file is opened) is a
+    LockedProfileError naming the profile and saying to wait, not a bare 'database is locked'."""
+    import sqlite3
+
+    from provstore.exceptions import LockedProfileError
+
+    profile = make_profile("core.sqlite_dos", tmp_path, busy_timeout=0.2)
+    resolve_storage_class(profile).initialise(profile)
+    holder = sqlite3.connect(resolve_storage_class(profile).dialect.database_path(profile), isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("COMMIT")  # the exclusive lock stays until the connection closes
+    try:
+        with pytest.raises(LockedProfileError) as info:
+            resolve_storage_class(profile)(profile)
+        message = str(info.value)
+        assert "\n" not in message and repr(profile.name) in message and "another process" in message, message
+    finally:
+        holder.close()
+    with resolve_storage_class(profile)(profile) as storage:  # opens once the other process lets go
+        assert storage.get_info()["entities"]["nodes"] == 0
+
+
 def test_writer_waiting_too_long_gets_one_clear_error(tmp_path):
     """Another writer holding the lock past ``busy_timeout`` is a LockedProfileError, not a driver traceback."""
     import sqlite3
