@@ -133,7 +133,6 @@ class DiskObjectStoreRepositoryBackend(AbstractRepositoryBackend):
         self._container: Container | None = None  # created on first use: see _disk_objectstore
         self._reader: ContainerReader | None = None  # prepared on first read: see _prepare_reader
         self._direct: bool | None = None  # whether the container's format is one read directly (layout.py)
-        """The profile whose files this repository holds, named in error messages (set by the storage)."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} folder={str(self._filepath)!r} uuid={self.uuid!r}>"
