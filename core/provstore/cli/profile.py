@@ -115,13 +115,11 @@ def initialise_storage(profile_obj: Profile) -> str:
     except AuthenticationRequired as exc:
         where = f" or in the environment variable {exc.environment}" if exc.environment else ""
         raise UnreachableStorage(f"{exc}; give it as {exc.field!r} in the profile's configuration{where}") from None
+    from provstore.cli.storage import version_advice
+
     message = f"The storage of profile {name!r} is initialised already (schema version {current}); nothing was changed."
-    if current != storage_cls.version_head():
-        advice = getattr(storage_cls, "version_advice", None)  # as 'storage version' says it
-        message += " " + (
-            advice(profile_obj, current) if advice else "It needs migrating: run 'provstore storage migrate'."
-        )
-    return message
+    advice = version_advice(storage_cls, profile_obj, current)
+    return f"{message} {advice}" if advice else message
 
 
 class _SetupGroup(click.Group):

@@ -10,6 +10,8 @@ from provstore.cli.output import echo_json, echo_mapping
 
 if TYPE_CHECKING:
     from provstore.cli.root import CliState
+    from provstore.config import Profile
+    from provstore.storage import StorageBackend
 
 __all__ = ["storage"]
 
@@ -37,6 +39,19 @@ def info(state: CliState, detailed: bool, as_json: bool) -> None:
         echo_mapping(data)
 
 
+def version_advice(storage_cls: type[StorageBackend], profile: Profile, current: str | None) -> str | None:
+    """Return what to do about a storage at schema ``current`` that is not the code's (None: nothing to do).
+
+    A backend may say it itself (``version_advice``, e.g. stores read in place, which never migrate).
+    """
+    if current is None or current == storage_cls.version_head():
+        return None
+    custom = getattr(storage_cls, "version_advice", None)
+    if custom is not None:
+        return custom(profile, current)
+    return f"The storage needs migrating: run 'provstore -p {profile.name} storage migrate'."
+
+
 @storage.command()
 @click.pass_obj
 def init(state: CliState) -> None:
@@ -61,14 +76,7 @@ def version(state: CliState, as_json: bool) -> None:
     selected = state.load_profile()
     storage_cls = resolve_storage_class(selected)
     head, current = storage_cls.version_head(), storage_cls.version_profile(selected)
-    advice = None
-    if current is not None and current != head:
-        custom = getattr(storage_cls, "version_advice", None)  # e.g. stores read in place, which never migrate
-        advice = (
-            custom(selected, current)
-            if custom
-            else f"The storage needs migrating: run 'provstore -p {selected.name} storage migrate'."
-        )
+    advice = version_advice(storage_cls, selected, current)
     if as_json:
         echo_json(
             {
