@@ -10,14 +10,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from provstore.exceptions import StorageFull
+from provstore.exceptions import LockedProfileError, StorageFull
 from sqlalchemy import Engine, event
+from sqlalchemy import exc as sa_exc
 
 __all__ = [
     "BEGIN_MODE_OPTION",
     "JSON_ENGINE_KWARGS",
     "LOW_SPACE_BYTES",
     "configure_sqlite_engine",
+    "database_locked",
+    "is_database_locked",
     "is_disk_full",
     "json_dumps",
     "storage_full",
@@ -147,6 +150,21 @@ def storage_full(
         "free some space and run it again",
         path=str(path) if path is not None else None,
         needed=needed,
+    )
+
+
+def is_database_locked(error: BaseException) -> bool:
+    """Return whether a SQLAlchemy error is SQLite's "database is locked": another connection kept its lock
+    (a write, or a connection in exclusive locking mode) for longer than the busy timeout."""
+    return isinstance(error, sa_exc.OperationalError) and "database is locked" in str(error.orig)
+
+
+def database_locked(profile_name: str) -> LockedProfileError:
+    """Return the one-line :class:`~provstore.exceptions.LockedProfileError` of a database found locked."""
+    return LockedProfileError(
+        f"the database of profile {profile_name!r} stayed locked by another process (a write, or a process holding "
+        "it exclusively) for longer than the busy timeout; run it again once that process is done, or raise "
+        "`busy_timeout` in the storage config"
     )
 
 

@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from provstore.exceptions import (
     CorruptStorage,
     IncompatibleStorageSchema,
-    LockedProfileError,
     StorageMigrationError,
     UnreachableStorage,
 )
@@ -29,7 +28,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
 
 from provstore_sql import tables
-from provstore_sql.engine import BEGIN_MODE_OPTION
+from provstore_sql.engine import BEGIN_MODE_OPTION, database_locked, is_database_locked
 from provstore_sql.foreign import DJANGO_TABLE, aiida_store_message, is_aiida_revision
 
 if TYPE_CHECKING:
@@ -85,11 +84,8 @@ class SqlMigrator:
             with engine.connect() as connection:
                 yield cls(connection, profile_name)
         except sa_exc.OperationalError as exc:
-            if "database is locked" in str(exc.orig):  # SQLite: held exclusively, or written past the busy timeout
-                raise LockedProfileError(
-                    f"the database of profile {profile_name!r} is locked by another process (one that holds it "
-                    "exclusively, or writes for longer than the busy timeout); run it again once that process is done"
-                ) from exc
+            if is_database_locked(exc):
+                raise database_locked(profile_name) from exc
             raise UnreachableStorage(
                 f"cannot access the database of profile {profile_name!r}: {_first_line(exc.orig)}"
             ) from exc

@@ -11,11 +11,11 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from provstore.exceptions import IntegrityError, LockedProfileError
+from provstore.exceptions import IntegrityError
 from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
 
-from provstore_sql.engine import BEGIN_MODE_OPTION, is_disk_full, storage_full
+from provstore_sql.engine import BEGIN_MODE_OPTION, database_locked, is_database_locked, is_disk_full, storage_full
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, SessionTransaction, scoped_session
@@ -151,12 +151,9 @@ class SessionManager:
             driver_error = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
             if (isinstance(exc, sa_exc.DBAPIError) or hasattr(exc, "pgcode")) and is_disk_full(driver_error):
                 raise storage_full(self.profile_name, "its database") from exc
-            if not isinstance(exc, sa_exc.OperationalError) or "database is locked" not in str(exc.orig):
+            if not is_database_locked(exc):
                 raise
-            raise LockedProfileError(
-                f"the database of profile {self.profile_name!r} stayed locked by another process's write "
-                "for longer than the busy timeout; try again, or raise `busy_timeout` in the storage config"
-            ) from exc
+            raise database_locked(self.profile_name) from exc
 
     # ------------------------------------------------------------------ lifecycle
     def after_fork_in_child(self) -> None:
