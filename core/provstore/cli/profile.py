@@ -295,8 +295,8 @@ class _SetupCommand(click.Command):
                     f"{_REPOSITORY_OPTION} NAME (installed ones: 'provstore plugin list repository')",
                     ctx,
                 )
-            dropped = {o for i in self.config_options for o in i.option.opts if i not in self._storage_options()}
-            if flag in dropped:
+            dropped = self.storage_cls.default_repository_fields
+            if flag in {o for i in self.config_options if i.field_name in dropped for o in i.option.opts}:
                 raise click.UsageError(
                     f"{flag} configures {self.backend}'s default repository ({default}); with "
                     f"{_REPOSITORY_OPTION} {self.repository_backend} give that backend's --repository-FIELD options",

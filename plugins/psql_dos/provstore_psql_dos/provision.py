@@ -54,10 +54,8 @@ def _administrator_connection(admin: PsqlDosBackend.Configuration) -> Iterator[A
             f"the administrator given with --admin-username {admin.database_username!r} (and --admin-password) "
             f"cannot connect: {mask(str(exc), password)}"
         ) from None
-    try:
+    with contextlib.closing(connection):
         yield connection
-    finally:
-        connection.close()
 
 
 def provision(
