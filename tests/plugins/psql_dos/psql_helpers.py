@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from provstore.config import Profile
@@ -13,6 +14,17 @@ from provstore_psql_dos.testing import DSN_ENV_VAR, PostgresCluster, PostgresClu
 
 PASSWORD = "s3cret-\"pass' word%40"
 """Password of the password cluster's superuser: quotes, spaces and a URL escape, so masking is tested hard."""
+
+
+def setup_args(cluster: PostgresCluster, role: str, database: str, folder: Path, name: str = "pg") -> list[str]:
+    """Return the arguments of ``profile setup core.psql_dos`` for ``role`` on ``database`` of ``cluster``, with
+    the files under ``folder`` and no password (the tests add the options they are about)."""
+    return [
+        "profile", "setup", "core.psql_dos", "--profile-name", name,
+        "--database-hostname", cluster.host, "--database-port", str(cluster.port),
+        "--database-username", role, "--database-name", database,
+        "--repository-uri", str(folder / "repository"),
+    ]  # fmt: skip
 
 
 def start_worker(profile: Profile, code: str, *args: str) -> subprocess.Popen[str]:

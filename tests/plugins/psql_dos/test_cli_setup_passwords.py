@@ -18,7 +18,7 @@ from pathlib import Path
 
 import provstore
 import pytest
-from psql_helpers import PASSWORD
+from psql_helpers import PASSWORD, setup_args
 
 pytestmark = pytest.mark.postgres
 
@@ -40,16 +40,6 @@ def role(password_cluster, monkeypatch, tmp_path):
     password_cluster.drop_role(names[0])
 
 
-def _setup_args(cluster, role: tuple[str, str], folder: Path, name: str = "pg") -> list[str]:
-    """Return the arguments of ``profile setup core.psql_dos`` for ``role``, without any password."""
-    return [
-        "profile", "setup", "core.psql_dos", "--profile-name", name,
-        "--database-hostname", cluster.host, "--database-port", str(cluster.port),
-        "--database-username", role[0], "--database-name", role[1],
-        "--repository-uri", str(folder / "repository"),
-    ]  # fmt: skip
-
-
 def _saved(name: str) -> dict:
     config = json.loads((Path(os.environ["PROVSTORE_CONFIG_DIR"]) / "config.json").read_text())
     return config["profiles"][name]["storage"]["config"]
@@ -61,7 +51,7 @@ def test_password_files_are_read_and_never_printed(run, password_cluster, tmp_pa
     role, database = f"role_{suffix}", f"db_{suffix}"
     (tmp_path / "role-pw").write_text(ROLE_PASSWORD + "\n")  # as `echo` writes it: the newline is not part of it
     (tmp_path / "admin-pw").write_text(PASSWORD)
-    args = _setup_args(password_cluster, (role, database), tmp_path)
+    args = setup_args(password_cluster, role, database, tmp_path)
     try:
         result = run(
             *args,
@@ -80,7 +70,7 @@ def test_password_files_are_read_and_never_printed(run, password_cluster, tmp_pa
 
 
 def test_an_unreadable_or_doubled_password_file_is_refused_in_one_line(run, password_cluster, role, tmp_path):
-    args = _setup_args(password_cluster, role, tmp_path)
+    args = setup_args(password_cluster, *role, tmp_path)
     missing = run(*args, "--database-password-file", str(tmp_path / "nope"))
     assert missing.exit_code == 1
     assert (
@@ -96,7 +86,7 @@ def test_an_unreadable_or_doubled_password_file_is_refused_in_one_line(run, pass
 
 
 def test_pgpassword_is_used_and_errors_say_where_the_password_came_from(run, password_cluster, role, tmp_path):
-    args = _setup_args(password_cluster, role, tmp_path)
+    args = setup_args(password_cluster, *role, tmp_path)
     os.environ["PGPASSWORD"] = "wrong-" + ROLE_PASSWORD  # restored by the role fixture's monkeypatch
     refused = run(*args)
     assert refused.exit_code == 1 and refused.output.count("\n") == 1, refused.output
@@ -112,7 +102,7 @@ def test_pgpassword_is_used_and_errors_say_where_the_password_came_from(run, pas
 
 
 def test_without_a_password_and_a_terminal_the_error_says_how_to_give_one(run, password_cluster, role, tmp_path):
-    result = run(*_setup_args(password_cluster, role, tmp_path))
+    result = run(*setup_args(password_cluster, *role, tmp_path))
     assert result.exit_code == 1
     lines = result.output.splitlines()
     assert len(lines) == 1, result.output
@@ -145,7 +135,7 @@ def test_at_a_terminal_the_password_is_asked_for_without_echo(password_cluster, 
     script = Path(sys.executable).parent / "provstore"
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
-        [str(script), *_setup_args(password_cluster, role, tmp_path)],
+        [str(script), *setup_args(password_cluster, *role, tmp_path)],
         stdin=terminal,
         stdout=terminal,
         stderr=terminal,
@@ -196,7 +186,7 @@ def test_storage_init_of_a_hand_written_profile_says_how_to_give_the_password(ru
 
 
 def test_a_missing_administrator_password_names_the_administrator_options(run, password_cluster, role, tmp_path):
-    result = run(*_setup_args(password_cluster, role, tmp_path), "--admin-username", password_cluster.user)
+    result = run(*setup_args(password_cluster, *role, tmp_path), "--admin-username", password_cluster.user)
     assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
     assert f"as user {password_cluster.user!r} (no password given)" in result.output
     assert result.output.endswith(
@@ -216,7 +206,7 @@ def test_a_role_created_without_a_password_the_server_then_wants_is_not_left_beh
     (tmp_path / "admin-pw").write_text(PASSWORD)
     (tmp_path / "role-pw").write_text(ROLE_PASSWORD)
     args = [
-        *_setup_args(password_cluster, (role, database), tmp_path),
+        *setup_args(password_cluster, role, database, tmp_path),
         "--admin-username", password_cluster.user, "--admin-password-file", str(tmp_path / "admin-pw"),
     ]  # fmt: skip
     try:

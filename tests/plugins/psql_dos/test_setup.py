@@ -11,7 +11,7 @@ from provstore.config import Profile
 from provstore.exceptions import ConfigurationError, UnreachableStorage
 from provstore.plugins import resolve_storage_class
 from provstore.testing.profiles import make_profile
-from psql_helpers import PASSWORD
+from psql_helpers import PASSWORD, setup_args
 
 pytestmark = pytest.mark.postgres
 
@@ -95,28 +95,10 @@ def test_cli_setup_creates_everything_and_never_prints_passwords(password_cluste
     role, database = names
     runner = CliRunner()
     args = [
-        "profile",
-        "setup",
-        "core.psql_dos",
-        "--profile-name",
-        "pg",
-        "--database-hostname",
-        password_cluster.host,
-        "--database-port",
-        str(password_cluster.port),
-        "--database-username",
-        role,
-        "--database-password",
-        ROLE_PASSWORD,
-        "--database-name",
-        database,
-        "--repository-uri",
-        str(tmp_path / "repository"),
-        "--admin-username",
-        password_cluster.user,
-        "--admin-password",
-        PASSWORD,
-    ]
+        *setup_args(password_cluster, role, database, tmp_path),
+        "--database-password", ROLE_PASSWORD,
+        "--admin-username", password_cluster.user, "--admin-password", PASSWORD,
+    ]  # fmt: skip
     result = runner.invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     shown = runner.invoke(cli, ["profile", "show", "pg"], catch_exceptions=False)

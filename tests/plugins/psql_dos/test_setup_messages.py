@@ -10,7 +10,7 @@ from provstore.cli import cli
 from provstore.exceptions import UnreachableStorage
 from provstore.plugins import resolve_storage_class
 from provstore.testing.profiles import make_profile
-from psql_helpers import PASSWORD
+from psql_helpers import PASSWORD, setup_args
 
 pytestmark = pytest.mark.postgres
 
@@ -26,26 +26,7 @@ def names(password_cluster):
 
 
 def _setup_args(cluster, tmp_path, role: str, database: str, *extra: str) -> list[str]:
-    return [
-        "profile",
-        "setup",
-        "core.psql_dos",
-        "--profile-name",
-        "pg",
-        "--database-hostname",
-        cluster.host,
-        "--database-port",
-        str(cluster.port),
-        "--database-username",
-        role,
-        "--database-password",
-        "role-pw",
-        "--database-name",
-        database,
-        "--repository-uri",
-        str(tmp_path / "repository"),
-        *extra,
-    ]
+    return [*setup_args(cluster, role, database, tmp_path), "--database-password", "role-pw", *extra]
 
 
 def test_missing_database_without_admin_names_the_admin_options(password_cluster, tmp_path, names):
