@@ -6,10 +6,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from provstore.config import Profile
+from provstore.exceptions import LockedProfileError
 from provstore_psql_dos.testing import DSN_ENV_VAR, PostgresCluster, PostgresClusterError
 
 PASSWORD = "s3cret-\"pass' word%40"
@@ -25,6 +28,23 @@ def setup_args(cluster: PostgresCluster, role: str, database: str, folder: Path,
         "--database-username", role, "--database-name", database,
         "--repository-uri", str(folder / "repository"),
     ]  # fmt: skip
+
+
+def maintain_once_released(storage: Any, seconds: float) -> None:
+    """Run full maintenance on ``storage`` as soon as the server has released a gone process's profile lock.
+
+    A session's advisory locks go when the server process serving it ends, a moment after the client's
+    process exits or is killed (the disconnect is asynchronous): retry for up to ``seconds``.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            storage.maintain(full=True)
+            return
+        except LockedProfileError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def start_worker(profile: Profile, code: str, *args: str) -> subprocess.Popen[str]:

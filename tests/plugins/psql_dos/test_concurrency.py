@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 import uuid
 
 import pytest
@@ -12,7 +11,7 @@ from provstore.exceptions import LockedProfileError
 from provstore.plugins import resolve_storage_class
 from provstore.storage import EntityTypes
 from provstore_psql_dos.locking import AdvisoryProfileLock
-from psql_helpers import WORKER_PRELUDE, start_worker
+from psql_helpers import WORKER_PRELUDE, maintain_once_released, start_worker
 
 pytestmark = pytest.mark.postgres
 
@@ -102,15 +101,7 @@ def test_a_killed_process_releases_its_lock(psql_profile, psql_storage):
     assert holder.stdout.readline().strip() == "open"
     holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=30)
-    deadline = time.monotonic() + 20
-    while True:  # the server notices the dead session's closed socket within moments
-        try:
-            psql_storage.maintain(full=True)
-            break
-        except LockedProfileError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+    maintain_once_released(psql_storage, seconds=20)  # the server notices the dead session's closed socket
 
 
 @pytest.mark.slow

@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import time
 
 import pytest
 from provstore.exceptions import LockedProfileError
 from provstore.plugins import resolve_storage_class
 from provstore.storage import EntityTypes
+from psql_helpers import maintain_once_released
 
 pytestmark = pytest.mark.postgres
 
@@ -70,17 +70,7 @@ def test_child_holds_the_profile_lock_of_its_own(psql_profile, psql_storage):
             other.maintain(full=True)
         os.write(go_write, b"x")
         assert _wait(pid) == 0
-        # the child is gone: exclusive access is granted once its server process has ended, which the server
-        # finishes a moment after the child's exit (the disconnect is asynchronous), so allow it a few seconds
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                other.maintain(full=True)
-                break
-            except LockedProfileError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        maintain_once_released(other, seconds=10)  # the child is gone: exclusive access is granted
         assert other.get_global_variable("child") == 1
     finally:
         other.close()
